@@ -1,0 +1,300 @@
+"""Model configurations: Google's `albert_config.json` / `bert_config.json`, and named variants.
+
+    >>> config = get_config("albert_base_v2")
+    >>> config.hidden_size, config.hidden_dropout_prob
+    (768, 0.0)
+    >>> config.to_json_file("/tmp/albert_config.json")
+    >>> AlbertConfig.from_json_file("/tmp/albert_config.json") == config
+    True
+
+The variant table follows the `albert_config.json` files in Google's release tarballs and the
+`bert_config.json` files of Google's BERT release (REFERENCE.md §1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, ClassVar
+
+from albert.activations import ACTIVATIONS
+
+
+class ConfigError(ValueError):
+    """A model config that cannot describe a model; the message is one line: where, then what."""
+
+    def __init__(self, where: str, problem: str):
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+
+
+@dataclasses.dataclass(frozen=True)
+class BertConfig:
+    """A BERT encoder, as in Google's `bert_config.json`."""
+
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    initializer_range: float = 0.02
+    # Keys of the json file that this project does not interpret, kept so that writing the
+    # config back loses nothing.
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    model_type: ClassVar[str] = "bert"
+    required_keys: ClassVar[tuple[str, ...]] = (
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+    )
+
+    def __post_init__(self) -> None:
+        problem = self._problem()
+        if problem:
+            raise ConfigError(type(self).__name__, problem)
+
+    # -- derived values -------------------------------------------------------------------------
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+    @property
+    def word_embedding_size(self) -> int:
+        """Width of the word, position and token-type embedding tables."""
+        return self.hidden_size
+
+    # -- json -----------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "BertConfig":
+        """Builds a config from a json-style dict; `source` names it in errors."""
+        if not isinstance(values, dict):
+            raise ConfigError(source, f"expected a json object, got {type(values).__name__}")
+        for key in cls.required_keys:
+            if key not in values:
+                raise ConfigError(source, f"missing key {key!r}; add it to the config file")
+        names = {f.name for f in dataclasses.fields(cls) if f.name != "extra"}
+        known = {k: v for k, v in values.items() if k in names}
+        extra = {k: v for k, v in values.items() if k not in names}
+        try:
+            return cls(**known, extra=extra)
+        except ConfigError as err:
+            raise ConfigError(source, err.problem) from None
+
+    @classmethod
+    def from_json_file(cls, path: str | os.PathLike) -> "BertConfig":
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                values = json.load(f)
+        except FileNotFoundError:
+            raise ConfigError(path, "config file not found") from None
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}:{err.lineno}", f"not valid json ({err.msg}); fix the file") from None
+        return cls.from_dict(values, source=path)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        values.update(self.extra)
+        return dict(sorted(values.items()))
+
+    def to_json_string(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_json_file(self, path: str | os.PathLike) -> None:
+        """Writes the config atomically (a reader never sees half a file)."""
+        path = os.fspath(path)
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.to_json_string())
+        os.replace(tmp, path)
+
+    def replace(self, **changes: Any) -> "BertConfig":
+        """A copy with some values changed (validated like a new config)."""
+        return dataclasses.replace(self, **changes)
+
+    # -- validation -----------------------------------------------------------------------------
+    def _problem(self) -> str | None:
+        """What makes this config impossible, or None."""
+        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                return f"{name} must be a positive integer, got {value!r}"
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                return f"{name} must be a number in [0, 1), got {value!r}"
+        if isinstance(self.initializer_range, bool) or not isinstance(
+            self.initializer_range, (int, float)
+        ) or self.initializer_range <= 0:
+            return f"initializer_range must be a positive number, got {self.initializer_range!r}"
+        if self.hidden_act not in ACTIVATIONS:
+            return f"hidden_act {self.hidden_act!r} is unknown; use one of {', '.join(sorted(ACTIVATIONS))}"
+        if self.hidden_size % self.num_attention_heads:
+            return (
+                f"hidden_size {self.hidden_size} is not divisible by num_attention_heads "
+                f"{self.num_attention_heads}"
+            )
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class AlbertConfig(BertConfig):
+    """An ALBERT encoder, as in Google's `albert_config.json`.
+
+    Defaults are those of Google's `AlbertConfig` for the optional keys; ALBERT v2 and xxlarge
+    have no dropout. `down_scale_factor`, `net_structure_type`, `gap_size` and
+    `num_memory_blocks` are kept for the json round trip; like Google's `modeling.py`, the model
+    does not read them.
+    """
+
+    embedding_size: int = 128
+    num_hidden_groups: int = 1
+    inner_group_num: int = 1
+    down_scale_factor: int = 1
+    net_structure_type: int = 0
+    gap_size: int = 0
+    num_memory_blocks: int = 0
+    hidden_dropout_prob: float = 0.0
+    attention_probs_dropout_prob: float = 0.0
+
+    model_type: ClassVar[str] = "albert"
+    required_keys: ClassVar[tuple[str, ...]] = BertConfig.required_keys + ("embedding_size",)
+
+    @property
+    def word_embedding_size(self) -> int:
+        return self.embedding_size
+
+    def _problem(self) -> str | None:
+        problem = super()._problem()
+        if problem:
+            return problem
+        for name in ("embedding_size", "num_hidden_groups", "inner_group_num"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                return f"{name} must be a positive integer, got {value!r}"
+        if self.num_hidden_layers % self.num_hidden_groups:
+            return (
+                f"num_hidden_groups {self.num_hidden_groups} does not divide "
+                f"num_hidden_layers {self.num_hidden_layers}"
+            )
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Named variants
+# ----------------------------------------------------------------------------------------------
+
+_ALBERT_SHAPES = {
+    # name: (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, v1 dropout)
+    "base": (768, 12, 12, 3072, 0.1),
+    "large": (1024, 24, 16, 4096, 0.1),
+    "xlarge": (2048, 24, 16, 8192, 0.1),
+    "xxlarge": (4096, 12, 64, 16384, 0.0),
+}
+_BERT_SHAPES = {
+    "base": (768, 12, 12, 3072),
+    "large": (1024, 24, 16, 4096),
+}
+
+
+def _albert_variant(size: str, version: int) -> AlbertConfig:
+    hidden, layers, heads, intermediate, v1_dropout = _ALBERT_SHAPES[size]
+    dropout = v1_dropout if version == 1 else 0.0
+    extra = {"layers_to_keep": []} if (size, version) == ("xxlarge", 1) else {}
+    return AlbertConfig(
+        vocab_size=30000,
+        embedding_size=128,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        extra=extra,
+    )
+
+
+def _bert_variant(size: str) -> BertConfig:
+    hidden, layers, heads, intermediate = _BERT_SHAPES[size]
+    return BertConfig(
+        vocab_size=30522,  # bert-base/large uncased vocab.txt
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+    )
+
+
+def _tiny() -> AlbertConfig:
+    """A small ALBERT for CPU demos and tests, on ALBERT's 30k vocabulary size."""
+    return AlbertConfig(
+        vocab_size=30000,
+        embedding_size=32,
+        hidden_size=64,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        intermediate_size=256,
+    )
+
+
+def _bert_tiny() -> BertConfig:
+    return BertConfig(
+        vocab_size=30522,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=256,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+
+
+VARIANTS = {
+    **{f"albert_{size}_v{v}": (lambda s=size, v=v: _albert_variant(s, v))
+       for size in _ALBERT_SHAPES for v in (1, 2)},
+    "bert_base": lambda: _bert_variant("base"),
+    "bert_large": lambda: _bert_variant("large"),
+    "tiny": _tiny,
+    "bert_tiny": _bert_tiny,
+}
+
+
+def get_config(name: str) -> AlbertConfig | BertConfig:
+    """The config of a named variant: albert_{base,large,xlarge,xxlarge}_v{1,2}, bert_{base,large},
+    tiny (ALBERT) or bert_tiny."""
+    try:
+        return VARIANTS[name]()
+    except KeyError:
+        raise ConfigError(
+            "model variant", f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}"
+        ) from None
+
+
+def load_config(path: str | os.PathLike, model_type: str | None = None) -> AlbertConfig | BertConfig:
+    """Reads an `albert_config.json` or `bert_config.json`.
+
+    Without `model_type`, a file with an `embedding_size` key is ALBERT and one without is BERT.
+    """
+    if model_type is None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                values = json.load(f)
+        except (OSError, json.JSONDecodeError):
+            values = {}  # from_json_file below gives the precise error
+        model_type = "albert" if isinstance(values, dict) and "embedding_size" in values else "bert"
+    if model_type == "albert":
+        return AlbertConfig.from_json_file(path)
+    if model_type == "bert":
+        return BertConfig.from_json_file(path)
+    raise ConfigError("model_type", f"unknown model type {model_type!r}; use 'albert' or 'bert'")

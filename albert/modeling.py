@@ -1,0 +1,536 @@
+"""ALBERT and BERT in Keras 3: embeddings, the (shared) transformer, the pooler, task heads.
+
+Every variable's `path` is the name Google's TF1 code gives it, so checkpoints map one to one:
+
+    bert/embeddings/word_embeddings                                   [V, E]
+    bert/encoder/embedding_hidden_mapping_in/kernel                   [E, H]   (ALBERT, E != H)
+    bert/encoder/transformer/group_0/inner_group_0/attention_1/self/query/kernel   (ALBERT)
+    bert/encoder/layer_0/attention/self/query/kernel                  (BERT)
+    bert/pooler/dense/kernel
+    cls/predictions/transform/dense/kernel, cls/predictions/output_bias
+    cls/seq_relationship/output_weights                               [2, H]
+
+Layers are post-LayerNorm transformer blocks (LayerNorm ε 1e-12) with an additive −10000 mask on
+padded keys, as in Google's `modeling.py`. ALBERT runs one block per layer and lets
+`num_hidden_groups` groups of `inner_group_num` blocks share their weights: layer `l` uses group
+`floor(l · groups / layers)` and runs that group's blocks in order.
+
+Mixed precision: pass a Keras dtype policy (`"mixed_bfloat16"`, `"mixed_float16"`) as `dtype`.
+Variables stay float32; embeddings, LayerNorm, attention softmax and every output logit are
+computed in float32.
+
+    >>> from albert.configs import get_config
+    >>> model = create_pretraining_model(get_config("tiny"), max_predictions_per_seq=20)
+    >>> sorted(model.output)
+    ['masked_lm_logits', 'sentence_order_logits']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Iterator
+
+import keras
+import tensorflow as tf
+
+from albert.activations import get_activation
+from albert.configs import AlbertConfig, BertConfig
+
+LAYER_NORM_EPSILON = 1e-12
+MASK_ADDER = -10000.0
+INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
+
+
+@contextlib.contextmanager
+def _scope(path: str) -> Iterator[None]:
+    """Nested Keras name scopes for a "a/b/c" path (Keras refuses "/" inside one scope)."""
+    with contextlib.ExitStack() as stack:
+        for part in path.split("/") if path else ():
+            stack.enter_context(keras.name_scope(part))
+        yield
+
+
+def _initializer(config: BertConfig) -> keras.initializers.Initializer:
+    return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
+
+
+def _dense(units: int, config: BertConfig, name: str, dtype: Any, activation: str | None = None):
+    return keras.layers.Dense(
+        units,
+        activation=get_activation(activation) if activation else None,
+        kernel_initializer=_initializer(config),
+        name=name,
+        dtype=dtype,
+    )
+
+
+def _layer_norm(name: str, dtype: Any) -> keras.layers.LayerNormalization:
+    return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+
+
+def _build_in(layer: keras.layers.Layer, path: str, input_shape) -> None:
+    """Builds `layer` with its variables under `path` (the layer's own name is added by Keras)."""
+    with _scope(path):
+        layer.build(input_shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# Embeddings
+# ----------------------------------------------------------------------------------------------
+
+
+class Embeddings(keras.layers.Layer):
+    """Word + token-type + position embeddings, LayerNorm, dropout.
+
+    Computed in float32 whatever the policy (the sum of three embeddings and its normalisation
+    lose precision in 16 bits); the output is cast to the compute dtype.
+
+    Args:
+        config: the model config; the tables are `config.word_embedding_size` wide (ALBERT's E,
+            BERT's H).
+    """
+
+    def __init__(self, config: BertConfig, **kwargs):
+        super().__init__(autocast=False, **kwargs)
+        self.config = config
+        self.layer_norm = _layer_norm("LayerNorm", dtype="float32")
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob, dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        c = self.config
+        width = c.word_embedding_size
+        self.word_embeddings = self.add_weight(
+            shape=(c.vocab_size, width), initializer=_initializer(c), name="word_embeddings"
+        )
+        self.token_type_embeddings = self.add_weight(
+            shape=(c.type_vocab_size, width), initializer=_initializer(c), name="token_type_embeddings"
+        )
+        self.position_embeddings = self.add_weight(
+            shape=(c.max_position_embeddings, width),
+            initializer=_initializer(c),
+            name="position_embeddings",
+        )
+        self.layer_norm.build((None, None, width))
+
+    def call(self, input_ids, segment_ids, training=None):
+        seq_length = tf.shape(input_ids)[1]
+        x = tf.gather(self.word_embeddings, input_ids)
+        x += tf.gather(self.token_type_embeddings, segment_ids)
+        x += self.position_embeddings[tf.newaxis, :seq_length]
+        x = self.layer_norm(x)
+        x = tf.cast(x, self.compute_dtype)
+        return self.dropout(x, training=training)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.config.word_embedding_size,)
+
+
+# ----------------------------------------------------------------------------------------------
+# Transformer block
+# ----------------------------------------------------------------------------------------------
+
+# Where each weight of a block lives, under the block's own scope, in Google's two layouts.
+BLOCK_PATHS = {
+    "albert": {
+        "query": "attention_1/self",
+        "key": "attention_1/self",
+        "value": "attention_1/self",
+        "attention_output": "attention_1/output",
+        "attention_layer_norm": "",
+        "intermediate": "ffn_1/intermediate",
+        "output": "ffn_1/intermediate/output",
+        "output_layer_norm": "",
+    },
+    "bert": {
+        "query": "attention/self",
+        "key": "attention/self",
+        "value": "attention/self",
+        "attention_output": "attention/output",
+        "attention_layer_norm": "attention/output",
+        "intermediate": "intermediate",
+        "output": "output",
+        "output_layer_norm": "output",
+    },
+}
+_LAYER_NAMES = {
+    "query": "query",
+    "key": "key",
+    "value": "value",
+    "attention_output": "dense",
+    "intermediate": "dense",
+    "output": "dense",
+}
+_LAYER_NORM_NAMES = {
+    "albert": {"attention_layer_norm": "LayerNorm", "output_layer_norm": "LayerNorm_1"},
+    "bert": {"attention_layer_norm": "LayerNorm", "output_layer_norm": "LayerNorm"},
+}
+
+
+class TransformerBlock(keras.layers.Layer):
+    """One post-LayerNorm transformer block: self-attention, residual + LayerNorm, feed-forward,
+    residual + LayerNorm.
+
+    Args:
+        config: the model config (sizes, activation, dropout, initializer).
+        layout: "albert" or "bert": the variable names of Google's ALBERT or BERT.
+
+    The call takes the hidden states [B, S, H] and the additive attention mask [B, 1, 1, S]
+    (float32, 0 for real keys and −10000 for padding).
+    """
+
+    def __init__(self, config: BertConfig, layout: str, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.layout = layout
+        h = config.hidden_size
+        self.num_heads = config.num_attention_heads
+        self.head_size = config.head_size
+        policy = self.dtype_policy
+        self.query = _dense(h, config, "query", policy)
+        self.key = _dense(h, config, "key", policy)
+        self.value = _dense(h, config, "value", policy)
+        self.attention_output = _dense(h, config, "dense", policy)
+        self.intermediate = _dense(config.intermediate_size, config, "dense", policy, config.hidden_act)
+        self.output_dense = _dense(h, config, "dense", policy)
+        norm_names = _LAYER_NORM_NAMES[layout]
+        self.attention_layer_norm = _layer_norm(norm_names["attention_layer_norm"], policy)
+        self.output_layer_norm = _layer_norm(norm_names["output_layer_norm"], policy)
+        self.attention_dropout = keras.layers.Dropout(config.attention_probs_dropout_prob, dtype=policy)
+        self.hidden_dropout = keras.layers.Dropout(config.hidden_dropout_prob, dtype=policy)
+
+    def build(self, input_shape) -> None:
+        h = self.config.hidden_size
+        paths = BLOCK_PATHS[self.layout]
+        hidden = (None, None, h)
+        for attr, key in (
+            ("query", "query"),
+            ("key", "key"),
+            ("value", "value"),
+            ("attention_output", "attention_output"),
+            ("attention_layer_norm", "attention_layer_norm"),
+            ("intermediate", "intermediate"),
+            ("output_layer_norm", "output_layer_norm"),
+        ):
+            _build_in(getattr(self, attr), paths[key], hidden)
+        _build_in(self.output_dense, paths["output"], (None, None, self.config.intermediate_size))
+
+    def call(self, hidden, attention_mask, training=None):
+        batch, seq_length = tf.shape(hidden)[0], tf.shape(hidden)[1]
+        heads_shape = [batch, seq_length, self.num_heads, self.head_size]
+        q = tf.reshape(self.query(hidden), heads_shape)
+        k = tf.reshape(self.key(hidden), heads_shape)
+        v = tf.reshape(self.value(hidden), heads_shape)
+        scores = tf.einsum("bsnd,btnd->bnst", q, k)
+        scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(self.head_size)) + attention_mask
+        probs = tf.nn.softmax(scores, axis=-1)
+        probs = self.attention_dropout(tf.cast(probs, self.compute_dtype), training=training)
+        context = tf.einsum("bnst,btnd->bsnd", probs, v)
+        context = tf.reshape(context, [batch, seq_length, self.config.hidden_size])
+        attention = self.hidden_dropout(self.attention_output(context), training=training)
+        attention = self.attention_layer_norm(attention + hidden)
+        ffn = self.output_dense(self.intermediate(attention))
+        ffn = self.hidden_dropout(ffn, training=training)
+        return self.output_layer_norm(ffn + attention)
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        return input_shape
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoder
+# ----------------------------------------------------------------------------------------------
+
+
+def albert_group_of_layer(layer_index: int, num_hidden_layers: int, num_hidden_groups: int) -> int:
+    """The group whose weights layer `layer_index` uses (Google's `int(l / layers * groups)`)."""
+    return layer_index * num_hidden_groups // num_hidden_layers
+
+
+class Encoder(keras.layers.Layer):
+    """The ALBERT or BERT encoder: embeddings, (projection,) transformer, pooler.
+
+    Named "bert" by default, like Google's variable scope for both models.
+
+    Call with a dict of int32 tensors `input_ids`, `input_mask`, `segment_ids` ([B, S]); returns
+    `{"sequence_output": [B, S, H], "pooled_output": [B, H]}`.
+
+    Args:
+        config: an `AlbertConfig` (factorised embeddings, shared groups) or a `BertConfig`.
+    """
+
+    def __init__(self, config: BertConfig, name: str = "bert", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.config = config
+        self.is_albert = isinstance(config, AlbertConfig)
+        policy = self.dtype_policy
+        self.embeddings = Embeddings(config, name="embeddings", dtype=policy)
+        self.embedding_projection = None
+        if self.is_albert:
+            if config.embedding_size != config.hidden_size:
+                self.embedding_projection = _dense(
+                    config.hidden_size, config, "embedding_hidden_mapping_in", policy
+                )
+            self.groups = [
+                [
+                    TransformerBlock(config, "albert", name=f"inner_group_{i}", dtype=policy)
+                    for i in range(config.inner_group_num)
+                ]
+                for _ in range(config.num_hidden_groups)
+            ]
+            self.layer_blocks = [
+                self.groups[albert_group_of_layer(l, config.num_hidden_layers, config.num_hidden_groups)]
+                for l in range(config.num_hidden_layers)
+            ]
+        else:
+            self.groups = [
+                [TransformerBlock(config, "bert", name=f"layer_{l}", dtype=policy)]
+                for l in range(config.num_hidden_layers)
+            ]
+            self.layer_blocks = self.groups
+        self.pooler = _dense(config.hidden_size, config, "dense", policy, activation="tanh")
+
+    def build(self, input_shape=None) -> None:
+        c = self.config
+        self.embeddings.build((None, None))
+        hidden = (None, None, c.hidden_size)
+        if self.embedding_projection is not None:
+            _build_in(self.embedding_projection, "encoder", (None, None, c.embedding_size))
+        for g, group in enumerate(self.groups):
+            path = f"encoder/transformer/group_{g}" if self.is_albert else "encoder"
+            for block in group:
+                _build_in(block, path, hidden)
+        _build_in(self.pooler, "pooler", (None, c.hidden_size))
+
+    def call(self, inputs, training=None):
+        input_ids = inputs["input_ids"]
+        mask = tf.cast(inputs["input_mask"], tf.float32)
+        attention_mask = (1.0 - mask[:, tf.newaxis, tf.newaxis, :]) * MASK_ADDER
+        hidden = self.embeddings(input_ids, inputs["segment_ids"], training=training)
+        if self.embedding_projection is not None:
+            hidden = self.embedding_projection(hidden)
+        for blocks in self.layer_blocks:
+            for block in blocks:
+                hidden = block(hidden, attention_mask, training=training)
+        pooled = self.pooler(hidden[:, 0])
+        return {"sequence_output": hidden, "pooled_output": pooled}
+
+    def compute_output_spec(self, inputs, training=None):
+        ids = inputs["input_ids"]
+        h = self.config.hidden_size
+        return {
+            "sequence_output": keras.KerasTensor(tuple(ids.shape) + (h,), dtype=self.compute_dtype),
+            "pooled_output": keras.KerasTensor((ids.shape[0], h), dtype=self.compute_dtype),
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# Heads
+# ----------------------------------------------------------------------------------------------
+
+
+class MaskedLMHead(keras.layers.Layer):
+    """Masked-LM head on the gathered masked positions only: dense + activation + LayerNorm, then
+    logits against the (tied) input word embeddings plus an output bias.
+
+    Google's variables: `cls/predictions/transform/{dense,LayerNorm}`, `cls/predictions/output_bias`.
+
+    Args:
+        config: the model config; the transform maps H to the embedding width.
+        embeddings: the encoder's `Embeddings` layer (its word table is reused, not copied).
+
+    Call with the sequence output [B, S, H] and int32 positions [B, P]; returns float32 logits
+    [B, P, V].
+    """
+
+    def __init__(self, config: BertConfig, embeddings: Embeddings, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.embeddings = embeddings
+        policy = self.dtype_policy
+        self.transform = _dense(config.word_embedding_size, config, "dense", policy, config.hidden_act)
+        self.layer_norm = _layer_norm("LayerNorm", policy)
+
+    def build(self, input_shape=None) -> None:
+        width = self.config.word_embedding_size
+        _build_in(self.transform, "transform", (None, None, self.config.hidden_size))
+        _build_in(self.layer_norm, "transform", (None, None, width))
+        self.output_bias = self.add_weight(
+            shape=(self.config.vocab_size,), initializer="zeros", name="output_bias"
+        )
+
+    def call(self, sequence_output, positions):
+        x = tf.gather(sequence_output, positions, batch_dims=1)
+        x = self.layer_norm(self.transform(x))
+        table = tf.cast(self.embeddings.word_embeddings, self.compute_dtype)
+        logits = tf.matmul(x, table, transpose_b=True)
+        return tf.cast(logits, tf.float32) + self.output_bias
+
+    def compute_output_spec(self, sequence_output, positions):
+        return keras.KerasTensor(tuple(positions.shape) + (self.config.vocab_size,), dtype="float32")
+
+
+class PooledClassifierHead(keras.layers.Layer):
+    """Logits from the pooled [CLS] output: `pooled @ output_weights.T + output_bias`.
+
+    Weights are stored [num_outputs, H] (out × in) as in Google's `seq_relationship` and
+    classifier heads. Used for sentence-order prediction (BERT: next-sentence) and for sequence
+    classification or regression (`num_outputs` 1).
+
+    Args:
+        num_outputs: number of classes (1 for regression).
+        hidden_size: H.
+        initializer_range: stddev of the truncated-normal initializer.
+        dropout: dropout on the pooled output before the projection (fine-tuning uses 0.1).
+    """
+
+    def __init__(self, num_outputs: int, hidden_size: int, initializer_range: float,
+                 dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.num_outputs = num_outputs
+        self.hidden_size = hidden_size
+        self.initializer_range = initializer_range
+        self.dropout = keras.layers.Dropout(dropout, dtype=self.dtype_policy)
+
+    def build(self, input_shape=None) -> None:
+        self.output_weights = self.add_weight(
+            shape=(self.num_outputs, self.hidden_size),
+            initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range),
+            name="output_weights",
+        )
+        self.output_bias = self.add_weight(
+            shape=(self.num_outputs,), initializer="zeros", name="output_bias"
+        )
+
+    def call(self, pooled_output, training=None):
+        x = self.dropout(pooled_output, training=training)
+        logits = tf.matmul(x, self.output_weights, transpose_b=True)
+        return tf.cast(logits, tf.float32) + self.output_bias
+
+    def compute_output_spec(self, pooled_output, training=None):
+        return keras.KerasTensor((pooled_output.shape[0], self.num_outputs), dtype="float32")
+
+
+class SpanHead(keras.layers.Layer):
+    """SQuAD start/end logits from the sequence output (Google's `cls/squad/output_weights` [2, H],
+    `output_bias` [2]). Returns float32 `(start_logits, end_logits)`, each [B, S]."""
+
+    def __init__(self, hidden_size: int, initializer_range: float, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.initializer_range = initializer_range
+
+    def build(self, input_shape=None) -> None:
+        self.output_weights = self.add_weight(
+            shape=(2, self.hidden_size),
+            initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range),
+            name="output_weights",
+        )
+        self.output_bias = self.add_weight(shape=(2,), initializer="zeros", name="output_bias")
+
+    def call(self, sequence_output):
+        logits = tf.einsum("bsh,oh->bso", sequence_output, self.output_weights)
+        logits = tf.cast(logits, tf.float32) + self.output_bias
+        return logits[..., 0], logits[..., 1]
+
+    def compute_output_spec(self, sequence_output):
+        shape = tuple(sequence_output.shape[:2])
+        return keras.KerasTensor(shape, dtype="float32"), keras.KerasTensor(shape, dtype="float32")
+
+
+class PretrainingHeads(keras.layers.Layer):
+    """Google's `cls` scope: the masked-LM head (`cls/predictions`) and the sentence-order (ALBERT)
+    or next-sentence (BERT) head (`cls/seq_relationship`)."""
+
+    def __init__(self, config: BertConfig, embeddings: Embeddings, name: str = "cls", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.config = config
+        policy = self.dtype_policy
+        self.predictions = MaskedLMHead(config, embeddings, name="predictions", dtype=policy)
+        self.seq_relationship = PooledClassifierHead(
+            2, config.hidden_size, config.initializer_range, name="seq_relationship", dtype=policy
+        )
+
+    def build(self, input_shape=None) -> None:
+        self.predictions.build(None)
+        self.seq_relationship.build(None)
+
+    def call(self, sequence_output, pooled_output, masked_lm_positions, training=None):
+        return {
+            "masked_lm_logits": self.predictions(sequence_output, masked_lm_positions),
+            "sentence_order_logits": self.seq_relationship(pooled_output, training=training),
+        }
+
+    def compute_output_spec(self, sequence_output, pooled_output, masked_lm_positions, training=None):
+        return {
+            "masked_lm_logits": self.predictions.compute_output_spec(sequence_output, masked_lm_positions),
+            "sentence_order_logits": self.seq_relationship.compute_output_spec(pooled_output),
+        }
+
+
+# ----------------------------------------------------------------------------------------------
+# Builders
+# ----------------------------------------------------------------------------------------------
+
+
+def _inputs(seq_length: int | None) -> dict[str, keras.KerasTensor]:
+    return {name: keras.Input((seq_length,), dtype="int32", name=name) for name in INPUT_NAMES}
+
+
+def create_encoder(config: BertConfig, dtype: Any = None, seq_length: int | None = None) -> keras.Model:
+    """The encoder alone: inputs `input_ids`, `input_mask`, `segment_ids`; outputs
+    `sequence_output` and `pooled_output`. `dtype` is a Keras dtype policy name."""
+    inputs = _inputs(seq_length)
+    encoder = Encoder(config, dtype=dtype)
+    return keras.Model(inputs, encoder(inputs), name=f"{config.model_type}_encoder")
+
+
+def create_pretraining_model(
+    config: BertConfig, max_predictions_per_seq: int | None = None, dtype: Any = None,
+    seq_length: int | None = None,
+) -> keras.Model:
+    """Encoder + masked-LM + sentence-order heads (Google's `run_pretraining.py` model).
+
+    Inputs: `input_ids`, `input_mask`, `segment_ids` [B, S] and `masked_lm_positions` [B, P];
+    outputs: float32 `masked_lm_logits` [B, P, V] and `sentence_order_logits` [B, 2].
+    """
+    inputs = _inputs(seq_length)
+    inputs["masked_lm_positions"] = keras.Input(
+        (max_predictions_per_seq,), dtype="int32", name="masked_lm_positions"
+    )
+    encoder = Encoder(config, dtype=dtype)
+    encoded = encoder({name: inputs[name] for name in INPUT_NAMES})
+    heads = PretrainingHeads(config, encoder.embeddings, dtype=dtype)
+    outputs = heads(encoded["sequence_output"], encoded["pooled_output"], inputs["masked_lm_positions"])
+    return keras.Model(inputs, outputs, name=f"{config.model_type}_pretraining")
+
+
+def create_classifier_model(
+    config: BertConfig, num_labels: int, dropout: float = 0.1, dtype: Any = None,
+    seq_length: int | None = None,
+) -> keras.Model:
+    """Encoder + a classifier on the pooled output (`num_labels` 1 for regression, e.g. STS-B).
+
+    Output: float32 `logits` [B, num_labels]. Google's classifier applies dropout 0.1 to the
+    pooled output whatever the encoder's dropout.
+    """
+    inputs = _inputs(seq_length)
+    encoder = Encoder(config, dtype=dtype)
+    encoded = encoder(inputs)
+    head = PooledClassifierHead(
+        num_labels, config.hidden_size, config.initializer_range, dropout=dropout,
+        name="classifier", dtype=dtype,
+    )
+    return keras.Model(inputs, {"logits": head(encoded["pooled_output"])}, name="classifier")
+
+
+def create_span_model(config: BertConfig, dtype: Any = None, seq_length: int | None = None) -> keras.Model:
+    """Encoder + SQuAD span head; outputs float32 `start_logits` and `end_logits` [B, S]."""
+    inputs = _inputs(seq_length)
+    encoder = Encoder(config, dtype=dtype)
+    encoded = encoder(inputs)
+    with keras.name_scope("cls"):
+        start, end = SpanHead(config.hidden_size, config.initializer_range, name="squad", dtype=dtype)(
+            encoded["sequence_output"]
+        )
+    return keras.Model(inputs, {"start_logits": start, "end_logits": end}, name="span_predictor")
