@@ -175,8 +175,8 @@ class TransformerBlock(keras.layers.Layer):
         config: the model config (sizes, activation, dropout, initializer).
         layout: "albert" or "bert": the variable names of Google's ALBERT or BERT.
 
-    The call takes the hidden states [B, S, H] and the additive attention mask [B, 1, 1, S]
-    (float32, 0 for real keys and −10000 for padding).
+    The call takes the hidden states [B, S, H] and the int32 `input_mask` [B, S] (1 real token,
+    0 padding); padded keys get −10000 added to their attention scores.
     """
 
     def __init__(self, config: BertConfig, layout: str, **kwargs):
@@ -215,8 +215,10 @@ class TransformerBlock(keras.layers.Layer):
             _build_in(getattr(self, attr), paths[key], hidden)
         _build_in(self.output_dense, paths["output"], (None, None, self.config.intermediate_size))
 
-    def call(self, hidden, attention_mask, training=None):
+    def call(self, hidden, input_mask, training=None):
         batch, seq_length = tf.shape(hidden)[0], tf.shape(hidden)[1]
+        # Built here from the integer mask: a float mask argument would be autocast to 16 bits.
+        attention_mask = (1.0 - tf.cast(input_mask[:, tf.newaxis, tf.newaxis, :], tf.float32)) * MASK_ADDER
         heads_shape = [batch, seq_length, self.num_heads, self.head_size]
         q = tf.reshape(self.query(hidden), heads_shape)
         k = tf.reshape(self.key(hidden), heads_shape)
@@ -304,14 +306,13 @@ class Encoder(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         input_ids = inputs["input_ids"]
-        mask = tf.cast(inputs["input_mask"], tf.float32)
-        attention_mask = (1.0 - mask[:, tf.newaxis, tf.newaxis, :]) * MASK_ADDER
+        input_mask = inputs["input_mask"]
         hidden = self.embeddings(input_ids, inputs["segment_ids"], training=training)
         if self.embedding_projection is not None:
             hidden = self.embedding_projection(hidden)
         for blocks in self.layer_blocks:
             for block in blocks:
-                hidden = block(hidden, attention_mask, training=training)
+                hidden = block(hidden, input_mask, training=training)
         pooled = self.pooler(hidden[:, 0])
         return {"sequence_output": hidden, "pooled_output": pooled}
 
@@ -471,6 +472,12 @@ class PretrainingHeads(keras.layers.Layer):
 # ----------------------------------------------------------------------------------------------
 # Builders
 # ----------------------------------------------------------------------------------------------
+
+
+def select_inputs(model: keras.Model, features: dict) -> dict:
+    """The entries of `features` that `model` takes (a functional model given a dict with extra
+    keys matches them by position, not by name)."""
+    return {name: features[name] for name in model.input}
 
 
 def _inputs(seq_length: int | None) -> dict[str, keras.KerasTensor]:

@@ -1,0 +1,235 @@
+"""LAMB and AdamW with the exact semantics of Google's ALBERT, the learning-rate schedule,
+gradient clipping and gradient accumulation.
+
+Google's `lamb_optimizer.py` and `optimization.py` (REFERENCE.md §5.1), per variable `w` with
+gradient `g`:
+
+    m ← β1·m + (1 − β1)·g
+    v ← β2·v + (1 − β2)·g²
+    u ← m / (√v + ε)                       no bias correction
+    u ← u + λ·w                            unless the name matches an exclusion ("LayerNorm",
+                                           "layer_norm", "bias")
+    r ← ‖w‖ / ‖u‖ if both norms > 0 else 1 LAMB only, and 1 for excluded names
+    w ← w − r·lr·u
+
+AdamW (Google's `AdamWeightDecayOptimizer`, the fine-tuning optimizer) is the same update with
+r = 1. Exclusions are regular expressions searched in the full variable path (e.g.
+`bert/encoder/transformer/group_0/inner_group_0/LayerNorm/gamma`), which are Google's variable
+names. Keras' own `Lamb` differs: Adam bias correction, decoupled decay outside the trust ratio,
+a trust ratio on every variable, ε 1e-7 (REFERENCE.md §5.3).
+
+    >>> schedule = WarmupPolynomialDecay(1e-3, num_train_steps=1000, num_warmup_steps=100)
+    >>> optimizer = create_optimizer("lamb", schedule)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Sequence
+
+import keras
+import tensorflow as tf
+
+EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
+OPTIMIZERS = ("lamb", "adamw")
+
+
+class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Google's BERT/ALBERT schedule: polynomial decay from `learning_rate` at step 0 to
+    `end_learning_rate` at `num_train_steps`, replaced during the first `num_warmup_steps` steps
+    by the linear warmup `learning_rate · step / num_warmup_steps`.
+
+    As in Google's code the decay is counted from step 0, not from the end of warmup, and the
+    first step (step 0) has learning rate 0 when there is a warmup. `step` is the number of
+    optimizer updates already applied.
+    """
+
+    def __init__(self, learning_rate: float, num_train_steps: int, num_warmup_steps: int = 0,
+                 end_learning_rate: float = 0.0, power: float = 1.0):
+        if num_train_steps < 1:
+            raise ValueError(f"num_train_steps must be at least 1, got {num_train_steps}")
+        if num_warmup_steps < 0:
+            raise ValueError(f"num_warmup_steps must be >= 0, got {num_warmup_steps}")
+        self.learning_rate = float(learning_rate)
+        self.num_train_steps = int(num_train_steps)
+        self.num_warmup_steps = int(num_warmup_steps)
+        self.end_learning_rate = float(end_learning_rate)
+        self.power = float(power)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        progress = tf.minimum(step, self.num_train_steps) / self.num_train_steps
+        decayed = (self.learning_rate - self.end_learning_rate) * tf.pow(
+            1.0 - progress, self.power
+        ) + self.end_learning_rate
+        if not self.num_warmup_steps:
+            return decayed
+        warmup = self.learning_rate * step / self.num_warmup_steps
+        return tf.where(step < self.num_warmup_steps, warmup, decayed)
+
+    def get_config(self) -> dict:
+        return {
+            "learning_rate": self.learning_rate,
+            "num_train_steps": self.num_train_steps,
+            "num_warmup_steps": self.num_warmup_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+        }
+
+
+def _matches(path: str, patterns: Sequence[str]) -> bool:
+    return any(re.search(p, path) for p in patterns)
+
+
+class AdamWeightDecay(keras.optimizers.Optimizer):
+    """Google's `AdamWeightDecayOptimizer`: Adam without bias correction, with weight decay added
+    to the update (not to the loss) except for variables whose path matches
+    `exclude_from_weight_decay`.
+
+    Args:
+        learning_rate: a float or a schedule (e.g. `WarmupPolynomialDecay`).
+        weight_decay_rate: λ (0.01 in Google's scripts).
+        beta_1, beta_2, epsilon: Adam's constants (0.9, 0.999, 1e-6).
+        exclude_from_weight_decay: regular expressions searched in variable paths.
+    """
+
+    layer_adaptation = False
+
+    def __init__(self, learning_rate=1e-3, weight_decay_rate: float = 0.01, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-6,
+                 exclude_from_weight_decay: Sequence[str] = EXCLUDE_FROM_WEIGHT_DECAY,
+                 exclude_from_layer_adaptation: Sequence[str] | None = None,
+                 name: str = "adam_weight_decay", **kwargs):
+        # Keras' own weight decay (decoupled, before the update) stays off: decay is part of u.
+        super().__init__(learning_rate=learning_rate, weight_decay=None, name=name, **kwargs)
+        self.weight_decay_rate = weight_decay_rate
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.exclude_from_weight_decay = tuple(exclude_from_weight_decay)
+        self.exclude_from_layer_adaptation = tuple(
+            self.exclude_from_weight_decay if exclude_from_layer_adaptation is None
+            else exclude_from_layer_adaptation
+        )
+
+    def build(self, var_list) -> None:
+        if self.built:
+            return
+        super().build(var_list)
+        self._m, self._v = self.add_optimizer_variables(var_list, ["adam_m", "adam_v"])
+        self._decay = [
+            self.weight_decay_rate > 0 and not _matches(v.path, self.exclude_from_weight_decay)
+            for v in var_list
+        ]
+        self._adapt = [
+            self.layer_adaptation and not _matches(v.path, self.exclude_from_layer_adaptation)
+            for v in var_list
+        ]
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        index = self._get_variable_index(variable)
+        m, v = self._m[index], self._v[index]
+        lr = tf.cast(learning_rate, variable.dtype)
+        gradient = tf.cast(gradient, variable.dtype)
+        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * gradient)
+        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * tf.square(gradient))
+        update = m / (tf.sqrt(v) + self.epsilon)
+        if self._decay[index]:
+            update += self.weight_decay_rate * variable
+        if self._adapt[index]:
+            w_norm = tf.norm(variable)
+            u_norm = tf.norm(update)
+            ratio = tf.where(
+                tf.logical_and(w_norm > 0.0, u_norm > 0.0), w_norm / tf.maximum(u_norm, 1e-30), 1.0
+            )
+            update *= ratio
+        self.assign_sub(variable, lr * update)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            weight_decay_rate=self.weight_decay_rate,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            exclude_from_weight_decay=list(self.exclude_from_weight_decay),
+            exclude_from_layer_adaptation=list(self.exclude_from_layer_adaptation),
+        )
+        return config
+
+
+class Lamb(AdamWeightDecay):
+    """LAMB as in Google's `lamb_optimizer.py`: the AdamW update scaled per variable by the trust
+    ratio ‖w‖/‖u‖ (1 when either norm is 0, and for paths matching
+    `exclude_from_layer_adaptation`, which defaults to `exclude_from_weight_decay`)."""
+
+    layer_adaptation = True
+
+    def __init__(self, learning_rate=1e-3, name: str = "lamb", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+
+
+def create_optimizer(name: str, learning_rate, weight_decay_rate: float = 0.01, beta_1: float = 0.9,
+                     beta_2: float = 0.999, epsilon: float = 1e-6) -> AdamWeightDecay:
+    """`lamb` (pretraining) or `adamw` (fine-tuning) with Google's exclusions."""
+    classes = {"lamb": Lamb, "adamw": AdamWeightDecay}
+    if name not in classes:
+        raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    return classes[name](learning_rate=learning_rate, weight_decay_rate=weight_decay_rate,
+                         beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+
+
+# ----------------------------------------------------------------------------------------------
+# Gradients
+# ----------------------------------------------------------------------------------------------
+
+
+def clip_by_global_norm(grads: list[tf.Tensor], clip_norm: float | None) -> tuple[list[tf.Tensor], tf.Tensor]:
+    """Scales all gradients by min(1, clip_norm / ‖g‖) where ‖g‖ is the norm of all of them
+    together; returns the clipped gradients and ‖g‖ (before clipping). `clip_norm` None or 0:
+    no clipping."""
+    norm = tf.linalg.global_norm(grads)
+    if not clip_norm:
+        return grads, norm
+    clipped, _ = tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)
+    return clipped, norm
+
+
+def all_finite(grads: list[tf.Tensor]) -> tf.Tensor:
+    return tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+
+
+GradientFn = Callable[[dict], tuple[tf.Tensor, dict, list[tf.Tensor]]]
+
+
+def accumulate_gradients(gradient_fn: GradientFn, batch: dict, num_micro_batches: int):
+    """Runs `gradient_fn` on `num_micro_batches` equal slices of `batch` in turn and averages its
+    results: one micro-batch's activations are in memory at a time.
+
+    `gradient_fn(micro_batch)` returns `(loss, metrics, grads)`. The result is the mean loss, the
+    mean of each metric and the mean gradient. With a loss that is a mean over examples this is
+    the gradient of the whole batch; the masked-LM loss is normalised per micro-batch, as in
+    NVIDIA's and Keras' accumulation.
+    """
+    if num_micro_batches == 1:
+        return gradient_fn(batch)
+
+    def split(t: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(t)
+        return tf.reshape(t, tf.concat([[num_micro_batches, shape[0] // num_micro_batches], shape[1:]], 0))
+
+    micro_batches = tf.nest.map_structure(split, batch)
+    first = tf.nest.map_structure(lambda t: t[0], micro_batches)
+    total_loss, total_metrics, total_grads = gradient_fn(first)
+    for i in tf.range(1, num_micro_batches):
+        micro = tf.nest.map_structure(lambda t: t[i], micro_batches)
+        loss, metrics, grads = gradient_fn(micro)
+        total_loss += loss
+        total_metrics = tf.nest.map_structure(tf.add, total_metrics, metrics)
+        total_grads = [a + g for a, g in zip(total_grads, grads)]
+    scale = 1.0 / num_micro_batches
+    return (
+        total_loss * scale,
+        tf.nest.map_structure(lambda t: t * scale, total_metrics),
+        [g * scale for g in total_grads],
+    )
