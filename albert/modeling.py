@@ -345,7 +345,8 @@ class MaskedLMHead(keras.layers.Layer):
     """
 
     def __init__(self, config: BertConfig, embeddings: Embeddings, **kwargs):
-        super().__init__(**kwargs)
+        # autocast off: the output bias is added in float32; the table is cast explicitly.
+        super().__init__(autocast=False, **kwargs)
         self.config = config
         self.embeddings = embeddings
         policy = self.dtype_policy
@@ -387,7 +388,7 @@ class PooledClassifierHead(keras.layers.Layer):
 
     def __init__(self, num_outputs: int, hidden_size: int, initializer_range: float,
                  dropout: float = 0.0, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)  # the bias is added in float32
         self.num_outputs = num_outputs
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
@@ -405,7 +406,8 @@ class PooledClassifierHead(keras.layers.Layer):
 
     def call(self, pooled_output, training=None):
         x = self.dropout(pooled_output, training=training)
-        logits = tf.matmul(x, self.output_weights, transpose_b=True)
+        weights = tf.cast(self.output_weights, self.compute_dtype)
+        logits = tf.matmul(x, weights, transpose_b=True)
         return tf.cast(logits, tf.float32) + self.output_bias
 
     def compute_output_spec(self, pooled_output, training=None):
@@ -417,7 +419,7 @@ class SpanHead(keras.layers.Layer):
     `output_bias` [2]). Returns float32 `(start_logits, end_logits)`, each [B, S]."""
 
     def __init__(self, hidden_size: int, initializer_range: float, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)  # the bias is added in float32
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
 
@@ -430,7 +432,8 @@ class SpanHead(keras.layers.Layer):
         self.output_bias = self.add_weight(shape=(2,), initializer="zeros", name="output_bias")
 
     def call(self, sequence_output):
-        logits = tf.einsum("bsh,oh->bso", sequence_output, self.output_weights)
+        weights = tf.cast(self.output_weights, self.compute_dtype)
+        logits = tf.einsum("bsh,oh->bso", sequence_output, weights)
         logits = tf.cast(logits, tf.float32) + self.output_bias
         return logits[..., 0], logits[..., 1]
 

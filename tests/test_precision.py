@@ -1,0 +1,92 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from albert import losses, modeling, optimization, precision, training
+from albert.configs import get_config
+from helpers import pretraining_batch
+
+CONFIG = get_config("tiny").replace(vocab_size=300)
+
+
+def _setup(data_type, seed=7):
+    keras.utils.set_random_seed(seed)
+    model = modeling.create_pretraining_model(CONFIG, 4, dtype=precision.dtype_policy(data_type))
+    optimizer = optimization.create_optimizer("lamb", 1e-3)
+    loss_scale = precision.create_loss_scale(data_type)
+    step = training.make_train_step(model, losses.pretraining_loss, optimizer, loss_scale=loss_scale)
+    return model, optimizer, loss_scale, step
+
+
+@pytest.mark.parametrize("data_type,compute", [("bf16", "bfloat16"), ("fp16", "float16")])
+def test_mixed_precision_step_is_finite_with_float32_variables(data_type, compute):
+    model, optimizer, loss_scale, step = _setup(data_type)
+    batch = pretraining_batch(4, 16, 4, CONFIG.vocab_size, seed=1)
+    before = {v.path: v.numpy().copy() for v in model.trainable_variables}
+    metrics = [step(batch) for _ in range(3)]
+    assert all(np.isfinite(float(m["loss"])) for m in metrics)
+    assert all(bool(m["grads_finite"]) for m in metrics)
+    assert {v.dtype for v in model.weights if "seed_generator" not in v.path} == {"float32"}
+    slots = [v for v in optimizer.variables if "adam_" in v.path]
+    assert len(slots) == 2 * len(model.trainable_variables)
+    assert {v.dtype for v in slots} == {"float32"}
+    encoder = model.get_layer("bert")
+    assert encoder.compute_dtype == compute and encoder.variable_dtype == "float32"
+    outputs = model(modeling.select_inputs(model, batch))
+    assert outputs["masked_lm_logits"].dtype == tf.float32  # logits and losses in float32
+    assert outputs["sentence_order_logits"].dtype == tf.float32
+    hidden = encoder({k: batch[k] for k in modeling.INPUT_NAMES})["sequence_output"]
+    assert hidden.dtype == compute
+    assert any(np.abs(v.numpy() - before[v.path]).max() > 0 for v in model.trainable_variables)
+
+
+def test_fp16_clips_the_unscaled_gradient():
+    # The same weights and batch in fp32 and fp16: the reported (pre-clipping) gradient norm must
+    # be the true norm, not the norm of the scaled gradients (2**15 times larger).
+    batch = pretraining_batch(4, 16, 4, CONFIG.vocab_size, seed=2)
+    _, _, _, step32 = _setup("fp32", seed=3)
+    _, _, loss_scale, step16 = _setup("fp16", seed=3)
+    norm32 = float(step32(batch)["grad_norm"])
+    norm16 = float(step16(batch)["grad_norm"])
+    assert float(loss_scale.current) == 2.0**15
+    assert norm16 == pytest.approx(norm32, rel=0.05)
+
+
+def test_bf16_and_fp32_losses_agree():
+    batch = pretraining_batch(4, 16, 4, CONFIG.vocab_size, seed=4)
+    _, _, _, step32 = _setup("fp32", seed=5)
+    _, _, _, step16 = _setup("bf16", seed=5)
+    assert float(step16(batch)["loss"]) == pytest.approx(float(step32(batch)["loss"]), rel=0.02)
+
+
+def test_non_finite_gradients_skip_the_step_and_halve_the_scale():
+    model, optimizer, loss_scale, step = _setup("fp16")
+    batch = pretraining_batch(4, 16, 4, CONFIG.vocab_size, seed=6)
+    step(batch)  # builds everything
+    before = {v.path: v.numpy().copy() for v in model.trainable_variables}
+    iterations = int(optimizer.iterations)
+    scale = float(loss_scale.current)
+    poisoned = dict(batch, masked_lm_weights=np.full_like(batch["masked_lm_weights"], np.inf))
+    metrics = step(poisoned)
+    assert not bool(metrics["grads_finite"])
+    assert float(loss_scale.current) == scale / 2
+    assert int(optimizer.iterations) == iterations
+    for v in model.trainable_variables:
+        np.testing.assert_array_equal(v.numpy(), before[v.path])
+
+
+def test_loss_scale_grows_after_the_interval():
+    scale = precision.DynamicLossScale(initial_scale=8.0, growth_interval=3)
+    for _ in range(2):
+        scale.update(tf.constant(True))
+    assert float(scale.current) == 8.0
+    scale.update(tf.constant(True))
+    assert float(scale.current) == 16.0
+    scale.update(tf.constant(False))
+    assert float(scale.current) == 8.0
+
+
+def test_unknown_data_type_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown data type 'fp8'.*fp32, bf16, fp16"):
+        precision.dtype_policy("fp8")
