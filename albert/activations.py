@@ -8,7 +8,7 @@ read from Google's files therefore means the tanh form, and the Hugging Face imp
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -40,6 +40,4 @@ def get_activation(name: str) -> Callable[[tf.Tensor], tf.Tensor]:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(
-            f"unknown activation {name!r}; use one of {', '.join(sorted(ACTIVATIONS))}"
-        ) from None
+        raise ValueError(f"unknown activation {name!r}; use one of {', '.join(sorted(ACTIVATIONS))}") from None

@@ -75,7 +75,7 @@ class BertConfig:
 
     # -- json -----------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "BertConfig":
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> BertConfig:
         """Builds a config from a json-style dict; `source` names it in errors."""
         if not isinstance(values, dict):
             raise ConfigError(source, f"expected a json object, got {type(values).__name__}")
@@ -91,7 +91,7 @@ class BertConfig:
             raise ConfigError(source, err.problem) from None
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_json_file(cls, path: str | os.PathLike) -> BertConfig:
         path = os.fspath(path)
         try:
             with open(path, encoding="utf-8") as f:
@@ -118,15 +118,22 @@ class BertConfig:
             f.write(self.to_json_string())
         os.replace(tmp, path)
 
-    def replace(self, **changes: Any) -> "BertConfig":
+    def replace(self, **changes: Any) -> BertConfig:
         """A copy with some values changed (validated like a new config)."""
         return dataclasses.replace(self, **changes)
 
     # -- validation -----------------------------------------------------------------------------
     def _problem(self) -> str | None:
         """What makes this config impossible, or None."""
-        for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 return f"{name} must be a positive integer, got {value!r}"
@@ -134,17 +141,16 @@ class BertConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 return f"{name} must be a number in [0, 1), got {value!r}"
-        if isinstance(self.initializer_range, bool) or not isinstance(
-            self.initializer_range, (int, float)
-        ) or self.initializer_range <= 0:
+        if (
+            isinstance(self.initializer_range, bool)
+            or not isinstance(self.initializer_range, (int, float))
+            or self.initializer_range <= 0
+        ):
             return f"initializer_range must be a positive number, got {self.initializer_range!r}"
         if self.hidden_act not in ACTIVATIONS:
             return f"hidden_act {self.hidden_act!r} is unknown; use one of {', '.join(sorted(ACTIVATIONS))}"
         if self.hidden_size % self.num_attention_heads:
-            return (
-                f"hidden_size {self.hidden_size} is not divisible by num_attention_heads "
-                f"{self.num_attention_heads}"
-            )
+            return f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}"
         return None
 
 
@@ -185,8 +191,7 @@ class AlbertConfig(BertConfig):
                 return f"{name} must be a positive integer, got {value!r}"
         if self.num_hidden_layers % self.num_hidden_groups:
             return (
-                f"num_hidden_groups {self.num_hidden_groups} does not divide "
-                f"num_hidden_layers {self.num_hidden_layers}"
+                f"num_hidden_groups {self.num_hidden_groups} does not divide num_hidden_layers {self.num_hidden_layers}"
             )
         return None
 
@@ -261,8 +266,7 @@ def _bert_tiny() -> BertConfig:
 
 
 VARIANTS = {
-    **{f"albert_{size}_v{v}": (lambda s=size, v=v: _albert_variant(s, v))
-       for size in _ALBERT_SHAPES for v in (1, 2)},
+    **{f"albert_{size}_v{v}": (lambda s=size, v=v: _albert_variant(s, v)) for size in _ALBERT_SHAPES for v in (1, 2)},
     "bert_base": lambda: _bert_variant("base"),
     "bert_large": lambda: _bert_variant("large"),
     "tiny": _tiny,
@@ -276,9 +280,7 @@ def get_config(name: str) -> AlbertConfig | BertConfig:
     try:
         return VARIANTS[name]()
     except KeyError:
-        raise ConfigError(
-            "model variant", f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}"
-        ) from None
+        raise ConfigError("model variant", f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
 
 
 def load_config(path: str | os.PathLike, model_type: str | None = None) -> AlbertConfig | BertConfig:

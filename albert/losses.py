@@ -1,9 +1,9 @@
 """Task losses, in float32, with the definitions of Google's scripts.
 
-    masked LM        Σ w·CE / (Σ w + 1e-5) over the masked positions  (run_pretraining.py)
-    sentence order   mean CE over the batch                             (run_pretraining.py)
-    classification   mean CE; regression (STS-B) mean squared error     (classifier_utils.py)
-    SQuAD spans      (mean CE of start + mean CE of end) / 2            (squad_utils.py)
+masked LM        Σ w·CE / (Σ w + 1e-5) over the masked positions  (run_pretraining.py)
+sentence order   mean CE over the batch                             (run_pretraining.py)
+classification   mean CE; regression (STS-B) mean squared error     (classifier_utils.py)
+SQuAD spans      (mean CE of start + mean CE of end) / 2            (squad_utils.py)
 """
 
 from __future__ import annotations
@@ -47,9 +47,7 @@ def regression_loss(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
 
 
 def span_loss(start_logits, end_logits, start_positions, end_positions) -> tf.Tensor:
-    return 0.5 * (
-        classification_loss(start_logits, start_positions) + classification_loss(end_logits, end_positions)
-    )
+    return 0.5 * (classification_loss(start_logits, start_positions) + classification_loss(end_logits, end_positions))
 
 
 def pretraining_loss(outputs: dict, batch: dict) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:

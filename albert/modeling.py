@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -270,9 +271,7 @@ class Encoder(keras.layers.Layer):
         self.embedding_projection = None
         if self.is_albert:
             if config.embedding_size != config.hidden_size:
-                self.embedding_projection = _dense(
-                    config.hidden_size, config, "embedding_hidden_mapping_in", policy
-                )
+                self.embedding_projection = _dense(config.hidden_size, config, "embedding_hidden_mapping_in", policy)
             self.groups = [
                 [
                     TransformerBlock(config, "albert", name=f"inner_group_{i}", dtype=policy)
@@ -357,9 +356,7 @@ class MaskedLMHead(keras.layers.Layer):
         width = self.config.word_embedding_size
         _build_in(self.transform, "transform", (None, None, self.config.hidden_size))
         _build_in(self.layer_norm, "transform", (None, None, width))
-        self.output_bias = self.add_weight(
-            shape=(self.config.vocab_size,), initializer="zeros", name="output_bias"
-        )
+        self.output_bias = self.add_weight(shape=(self.config.vocab_size,), initializer="zeros", name="output_bias")
 
     def call(self, sequence_output, positions):
         x = tf.gather(sequence_output, positions, batch_dims=1)
@@ -386,8 +383,7 @@ class PooledClassifierHead(keras.layers.Layer):
         dropout: dropout on the pooled output before the projection (fine-tuning uses 0.1).
     """
 
-    def __init__(self, num_outputs: int, hidden_size: int, initializer_range: float,
-                 dropout: float = 0.0, **kwargs):
+    def __init__(self, num_outputs: int, hidden_size: int, initializer_range: float, dropout: float = 0.0, **kwargs):
         super().__init__(autocast=False, **kwargs)  # the bias is added in float32
         self.num_outputs = num_outputs
         self.hidden_size = hidden_size
@@ -400,9 +396,7 @@ class PooledClassifierHead(keras.layers.Layer):
             initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range),
             name="output_weights",
         )
-        self.output_bias = self.add_weight(
-            shape=(self.num_outputs,), initializer="zeros", name="output_bias"
-        )
+        self.output_bias = self.add_weight(shape=(self.num_outputs,), initializer="zeros", name="output_bias")
 
     def call(self, pooled_output, training=None):
         x = self.dropout(pooled_output, training=training)
@@ -496,7 +490,9 @@ def create_encoder(config: BertConfig, dtype: Any = None, seq_length: int | None
 
 
 def create_pretraining_model(
-    config: BertConfig, max_predictions_per_seq: int | None = None, dtype: Any = None,
+    config: BertConfig,
+    max_predictions_per_seq: int | None = None,
+    dtype: Any = None,
     seq_length: int | None = None,
 ) -> keras.Model:
     """Encoder + masked-LM + sentence-order heads (Google's `run_pretraining.py` model).
@@ -505,9 +501,7 @@ def create_pretraining_model(
     outputs: float32 `masked_lm_logits` [B, P, V] and `sentence_order_logits` [B, 2].
     """
     inputs = _inputs(seq_length)
-    inputs["masked_lm_positions"] = keras.Input(
-        (max_predictions_per_seq,), dtype="int32", name="masked_lm_positions"
-    )
+    inputs["masked_lm_positions"] = keras.Input((max_predictions_per_seq,), dtype="int32", name="masked_lm_positions")
     encoder = Encoder(config, dtype=dtype)
     encoded = encoder({name: inputs[name] for name in INPUT_NAMES})
     heads = PretrainingHeads(config, encoder.embeddings, dtype=dtype)
@@ -516,7 +510,10 @@ def create_pretraining_model(
 
 
 def create_classifier_model(
-    config: BertConfig, num_labels: int, dropout: float = 0.1, dtype: Any = None,
+    config: BertConfig,
+    num_labels: int,
+    dropout: float = 0.1,
+    dtype: Any = None,
     seq_length: int | None = None,
 ) -> keras.Model:
     """Encoder + a classifier on the pooled output (`num_labels` 1 for regression, e.g. STS-B).
@@ -528,8 +525,12 @@ def create_classifier_model(
     encoder = Encoder(config, dtype=dtype)
     encoded = encoder(inputs)
     head = PooledClassifierHead(
-        num_labels, config.hidden_size, config.initializer_range, dropout=dropout,
-        name="classifier", dtype=dtype,
+        num_labels,
+        config.hidden_size,
+        config.initializer_range,
+        dropout=dropout,
+        name="classifier",
+        dtype=dtype,
     )
     return keras.Model(inputs, {"logits": head(encoded["pooled_output"])}, name="classifier")
 

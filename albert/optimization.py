@@ -25,7 +25,7 @@ a trust ratio on every variable, ε 1e-7 (REFERENCE.md §5.3).
 from __future__ import annotations
 
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -44,8 +44,14 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
     optimizer updates already applied.
     """
 
-    def __init__(self, learning_rate: float, num_train_steps: int, num_warmup_steps: int = 0,
-                 end_learning_rate: float = 0.0, power: float = 1.0):
+    def __init__(
+        self,
+        learning_rate: float,
+        num_train_steps: int,
+        num_warmup_steps: int = 0,
+        end_learning_rate: float = 0.0,
+        power: float = 1.0,
+    ):
         if num_train_steps < 1:
             raise ValueError(f"num_train_steps must be at least 1, got {num_train_steps}")
         if num_warmup_steps < 0:
@@ -95,11 +101,18 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
 
     layer_adaptation = False
 
-    def __init__(self, learning_rate=1e-3, weight_decay_rate: float = 0.01, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-6,
-                 exclude_from_weight_decay: Sequence[str] = EXCLUDE_FROM_WEIGHT_DECAY,
-                 exclude_from_layer_adaptation: Sequence[str] | None = None,
-                 name: str = "adam_weight_decay", **kwargs):
+    def __init__(
+        self,
+        learning_rate=1e-3,
+        weight_decay_rate: float = 0.01,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-6,
+        exclude_from_weight_decay: Sequence[str] = EXCLUDE_FROM_WEIGHT_DECAY,
+        exclude_from_layer_adaptation: Sequence[str] | None = None,
+        name: str = "adam_weight_decay",
+        **kwargs,
+    ):
         # Keras' own weight decay (decoupled, before the update) stays off: decay is part of u.
         super().__init__(learning_rate=learning_rate, weight_decay=None, name=name, **kwargs)
         self.weight_decay_rate = weight_decay_rate
@@ -108,22 +121,21 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         self.epsilon = epsilon
         self.exclude_from_weight_decay = tuple(exclude_from_weight_decay)
         self.exclude_from_layer_adaptation = tuple(
-            self.exclude_from_weight_decay if exclude_from_layer_adaptation is None
-            else exclude_from_layer_adaptation
+            self.exclude_from_weight_decay if exclude_from_layer_adaptation is None else exclude_from_layer_adaptation
         )
 
     def build(self, var_list) -> None:
         if self.built:
             return
         super().build(var_list)
-        self._m, self._v = self.add_optimizer_variables(var_list, ["adam_m", "adam_v"])
+        # Google's slot names, so the slots map to `<var>/adam_m` and `<var>/adam_v` in TF1.
+        self._m = [self.add_variable_from_reference(v, "adam_m") for v in var_list]
+        self._v = [self.add_variable_from_reference(v, "adam_v") for v in var_list]
         self._decay = [
-            self.weight_decay_rate > 0 and not _matches(v.path, self.exclude_from_weight_decay)
-            for v in var_list
+            self.weight_decay_rate > 0 and not _matches(v.path, self.exclude_from_weight_decay) for v in var_list
         ]
         self._adapt = [
-            self.layer_adaptation and not _matches(v.path, self.exclude_from_layer_adaptation)
-            for v in var_list
+            self.layer_adaptation and not _matches(v.path, self.exclude_from_layer_adaptation) for v in var_list
         ]
 
     def update_step(self, gradient, variable, learning_rate) -> None:
@@ -139,9 +151,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         if self._adapt[index]:
             w_norm = tf.norm(variable)
             u_norm = tf.norm(update)
-            ratio = tf.where(
-                tf.logical_and(w_norm > 0.0, u_norm > 0.0), w_norm / tf.maximum(u_norm, 1e-30), 1.0
-            )
+            ratio = tf.where(tf.logical_and(w_norm > 0.0, u_norm > 0.0), w_norm / tf.maximum(u_norm, 1e-30), 1.0)
             update *= ratio
         self.assign_sub(variable, lr * update)
 
@@ -169,14 +179,21 @@ class Lamb(AdamWeightDecay):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
 
 
-def create_optimizer(name: str, learning_rate, weight_decay_rate: float = 0.01, beta_1: float = 0.9,
-                     beta_2: float = 0.999, epsilon: float = 1e-6) -> AdamWeightDecay:
+def create_optimizer(
+    name: str,
+    learning_rate,
+    weight_decay_rate: float = 0.01,
+    beta_1: float = 0.9,
+    beta_2: float = 0.999,
+    epsilon: float = 1e-6,
+) -> AdamWeightDecay:
     """`lamb` (pretraining) or `adamw` (fine-tuning) with Google's exclusions."""
     classes = {"lamb": Lamb, "adamw": AdamWeightDecay}
     if name not in classes:
         raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
-    return classes[name](learning_rate=learning_rate, weight_decay_rate=weight_decay_rate,
-                         beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    return classes[name](
+        learning_rate=learning_rate, weight_decay_rate=weight_decay_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -219,11 +236,13 @@ def accumulate_gradients(gradient_fn: GradientFn, batch: dict, num_micro_batches
         return tf.reshape(t, tf.concat([[num_micro_batches, shape[0] // num_micro_batches], shape[1:]], 0))
 
     micro_batches = tf.nest.map_structure(split, batch)
-    first = tf.nest.map_structure(lambda t: t[0], micro_batches)
-    total_loss, total_metrics, total_grads = gradient_fn(first)
+
+    def micro_batch(i) -> dict:
+        return tf.nest.map_structure(lambda t: t[i], micro_batches)
+
+    total_loss, total_metrics, total_grads = gradient_fn(micro_batch(0))
     for i in tf.range(1, num_micro_batches):
-        micro = tf.nest.map_structure(lambda t: t[i], micro_batches)
-        loss, metrics, grads = gradient_fn(micro)
+        loss, metrics, grads = gradient_fn(micro_batch(i))
         total_loss += loss
         total_metrics = tf.nest.map_structure(tf.add, total_metrics, metrics)
         total_grads = [a + g for a, g in zip(total_grads, grads)]

@@ -4,7 +4,7 @@ scaling, global-norm clipping and the optimizer update, compiled as one `tf.func
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -57,13 +57,19 @@ def make_train_step(
         grads = loss_scale.unscale(grads)
         finite = all_finite(grads)
         grads, grad_norm = clip_by_global_norm(grads, clip_norm)
+
         def apply() -> tf.Tensor:
             optimizer.apply(grads, variables)
             return tf.constant(True)
 
         tf.cond(finite, apply, lambda: tf.constant(False))
         loss_scale.update(finite)
-        return {**metrics, "loss": loss, "grad_norm": grad_norm,
-                "learning_rate": tf.cast(learning_rate, tf.float32), "grads_finite": finite}
+        return {
+            **metrics,
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "learning_rate": tf.cast(learning_rate, tf.float32),
+            "grads_finite": finite,
+        }
 
     return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)

@@ -23,8 +23,9 @@ def randomize_weights(model, seed: int = 0, scale: float = 0.2) -> dict[str, np.
     return values
 
 
-def pretraining_batch(batch_size: int, seq_length: int, predictions: int, vocab_size: int,
-                      seed: int = 0, pad: bool = True) -> dict[str, np.ndarray]:
+def pretraining_batch(
+    batch_size: int, seq_length: int, predictions: int, vocab_size: int, seed: int = 0, pad: bool = True
+) -> dict[str, np.ndarray]:
     """A random batch with Google's pretraining feature names; with `pad`, example i has
     `seq_length - i` real tokens, so the batch mixes padded and full rows."""
     rng = np.random.default_rng(seed)

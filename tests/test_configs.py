@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from albert.configs import AlbertConfig, BertConfig, ConfigError, VARIANTS, get_config, load_config
+from albert.configs import VARIANTS, AlbertConfig, BertConfig, ConfigError, get_config, load_config
 
 # The albert_config.json of Google's albert_base_v2 tarball (REFERENCE.md §1.1: every key and value).
 GOOGLE_ALBERT_BASE_V2 = {
@@ -89,7 +89,12 @@ def test_albert_variants_match_the_release(size, version):
     h, e, layers, heads, ffn, v1_dropout = ALBERT_TABLE[size]
     c = get_config(f"albert_{size}_v{version}")
     assert (c.hidden_size, c.embedding_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (
-        h, e, layers, heads, ffn)
+        h,
+        e,
+        layers,
+        heads,
+        ffn,
+    )
     dropout = v1_dropout if version == 1 else 0.0
     assert c.hidden_dropout_prob == dropout and c.attention_probs_dropout_prob == dropout
     assert (c.vocab_size, c.max_position_embeddings, c.type_vocab_size, c.hidden_act) == (30000, 512, 2, "gelu")
@@ -98,8 +103,12 @@ def test_albert_variants_match_the_release(size, version):
 
 def test_bert_variants_match_the_release():
     base, large = get_config("bert_base"), get_config("bert_large")
-    assert (base.hidden_size, base.num_hidden_layers, base.num_attention_heads, base.intermediate_size) == (768, 12, 12, 3072)
-    assert (large.hidden_size, large.num_hidden_layers, large.num_attention_heads, large.intermediate_size) == (1024, 24, 16, 4096)
+
+    def shape(c):
+        return c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size
+
+    assert shape(base) == (768, 12, 12, 3072)
+    assert shape(large) == (1024, 24, 16, 4096)
     assert base.hidden_dropout_prob == 0.1 and base.vocab_size == 30522
 
 

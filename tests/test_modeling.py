@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-import numpy_reference as ref
 from albert import modeling
 from albert.configs import AlbertConfig, BertConfig, get_config
+
+import numpy_reference as ref
 from helpers import pretraining_batch, randomize_weights
 
 # Exact encoder sizes (embeddings + projection + transformer + pooler), REFERENCE.md §1, equal to
@@ -111,23 +112,38 @@ def test_bert_variable_paths_are_googles_tf1_names():
     paths = {v.path for v in model.weights if "seed_generator" not in v.path}
     h = TINY_BERT.hidden_size
     expected_layer = {
-        "attention/self/query/kernel", "attention/self/query/bias",
-        "attention/self/key/kernel", "attention/self/key/bias",
-        "attention/self/value/kernel", "attention/self/value/bias",
-        "attention/output/dense/kernel", "attention/output/dense/bias",
-        "attention/output/LayerNorm/gamma", "attention/output/LayerNorm/beta",
-        "intermediate/dense/kernel", "intermediate/dense/bias",
-        "output/dense/kernel", "output/dense/bias",
-        "output/LayerNorm/gamma", "output/LayerNorm/beta",
+        "attention/self/query/kernel",
+        "attention/self/query/bias",
+        "attention/self/key/kernel",
+        "attention/self/key/bias",
+        "attention/self/value/kernel",
+        "attention/self/value/bias",
+        "attention/output/dense/kernel",
+        "attention/output/dense/bias",
+        "attention/output/LayerNorm/gamma",
+        "attention/output/LayerNorm/beta",
+        "intermediate/dense/kernel",
+        "intermediate/dense/bias",
+        "output/dense/kernel",
+        "output/dense/bias",
+        "output/LayerNorm/gamma",
+        "output/LayerNorm/beta",
     }
     expected = {f"bert/encoder/layer_{l}/{n}" for l in range(3) for n in expected_layer}
     expected |= {
-        "bert/embeddings/word_embeddings", "bert/embeddings/token_type_embeddings",
-        "bert/embeddings/position_embeddings", "bert/embeddings/LayerNorm/gamma",
-        "bert/embeddings/LayerNorm/beta", "bert/pooler/dense/kernel", "bert/pooler/dense/bias",
-        "cls/predictions/transform/dense/kernel", "cls/predictions/transform/dense/bias",
-        "cls/predictions/transform/LayerNorm/gamma", "cls/predictions/transform/LayerNorm/beta",
-        "cls/predictions/output_bias", "cls/seq_relationship/output_weights",
+        "bert/embeddings/word_embeddings",
+        "bert/embeddings/token_type_embeddings",
+        "bert/embeddings/position_embeddings",
+        "bert/embeddings/LayerNorm/gamma",
+        "bert/embeddings/LayerNorm/beta",
+        "bert/pooler/dense/kernel",
+        "bert/pooler/dense/bias",
+        "cls/predictions/transform/dense/kernel",
+        "cls/predictions/transform/dense/bias",
+        "cls/predictions/transform/LayerNorm/gamma",
+        "cls/predictions/transform/LayerNorm/beta",
+        "cls/predictions/output_bias",
+        "cls/seq_relationship/output_weights",
         "cls/seq_relationship/output_bias",
     }
     assert paths == expected

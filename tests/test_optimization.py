@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from albert import losses, modeling, optimization, training
 from albert.configs import get_config
+
 from helpers import pretraining_batch
 
 # Variables named as in Google's checkpoints; the exclusions must act on full paths.
@@ -140,8 +141,9 @@ def _trained_weights(accumulation_steps, batch, config):
         "lamb", optimization.WarmupPolynomialDecay(1e-2, num_train_steps=10, num_warmup_steps=0)
     )
     initial = {v.path: v.numpy() for v in model.trainable_variables}
-    step = training.make_train_step(model, losses.pretraining_loss, optimizer,
-                                    accumulation_steps=accumulation_steps, clip_norm=1.0)
+    step = training.make_train_step(
+        model, losses.pretraining_loss, optimizer, accumulation_steps=accumulation_steps, clip_norm=1.0
+    )
     metrics = [step(batch) for _ in range(2)]
     return initial, {v.path: v.numpy() for v in model.trainable_variables}, metrics
 

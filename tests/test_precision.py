@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from albert import losses, modeling, optimization, precision, training
 from albert.configs import get_config
+
 from helpers import pretraining_batch
 
 CONFIG = get_config("tiny").replace(vocab_size=300)
