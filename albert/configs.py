@@ -200,77 +200,43 @@ class AlbertConfig(BertConfig):
 # Named variants
 # ----------------------------------------------------------------------------------------------
 
-_ALBERT_SHAPES = {
-    # name: (hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, v1 dropout)
-    "base": (768, 12, 12, 3072, 0.1),
-    "large": (1024, 24, 16, 4096, 0.1),
-    "xlarge": (2048, 24, 16, 8192, 0.1),
-    "xxlarge": (4096, 12, 64, 16384, 0.0),
-}
-_BERT_SHAPES = {
-    "base": (768, 12, 12, 3072),
-    "large": (1024, 24, 16, 4096),
-}
 
-
-def _albert_variant(size: str, version: int) -> AlbertConfig:
-    hidden, layers, heads, intermediate, v1_dropout = _ALBERT_SHAPES[size]
-    dropout = v1_dropout if version == 1 else 0.0
-    extra = {"layers_to_keep": []} if (size, version) == ("xxlarge", 1) else {}
-    return AlbertConfig(
-        vocab_size=30000,
-        embedding_size=128,
+def _sizes(hidden: int, layers: int, heads: int, intermediate: int, dropout: float, **other) -> dict:
+    return dict(
         hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=heads,
         intermediate_size=intermediate,
         hidden_dropout_prob=dropout,
         attention_probs_dropout_prob=dropout,
-        extra=extra,
+        **other,
     )
 
 
-def _bert_variant(size: str) -> BertConfig:
-    hidden, layers, heads, intermediate = _BERT_SHAPES[size]
-    return BertConfig(
-        vocab_size=30522,  # bert-base/large uncased vocab.txt
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        intermediate_size=intermediate,
-    )
+def _albert(*sizes, **other) -> dict:
+    return _sizes(*sizes, vocab_size=30000, embedding_size=128, **other)
 
 
-def _tiny() -> AlbertConfig:
-    """A small ALBERT for CPU demos and tests, on ALBERT's 30k vocabulary size."""
-    return AlbertConfig(
-        vocab_size=30000,
-        embedding_size=32,
-        hidden_size=64,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        intermediate_size=256,
-    )
+def _bert(*sizes) -> dict:
+    return _sizes(*sizes, vocab_size=30522)  # the uncased vocab.txt
 
 
-def _bert_tiny() -> BertConfig:
-    return BertConfig(
-        vocab_size=30522,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=256,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-
-
-VARIANTS = {
-    **{f"albert_{size}_v{v}": (lambda s=size, v=v: _albert_variant(s, v)) for size in _ALBERT_SHAPES for v in (1, 2)},
-    "bert_base": lambda: _bert_variant("base"),
-    "bert_large": lambda: _bert_variant("large"),
-    "tiny": _tiny,
-    "bert_tiny": _bert_tiny,
+# name: the config's json values. ALBERT (those with `embedding_size`): Google's release
+# tarballs, v2 without dropout; BERT: Google's uncased_L-12_H-768_A-12 and L-24_H-1024_A-16.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "albert_base_v1": _albert(768, 12, 12, 3072, 0.1),
+    "albert_base_v2": _albert(768, 12, 12, 3072, 0.0),
+    "albert_large_v1": _albert(1024, 24, 16, 4096, 0.1),
+    "albert_large_v2": _albert(1024, 24, 16, 4096, 0.0),
+    "albert_xlarge_v1": _albert(2048, 24, 16, 8192, 0.1),
+    "albert_xlarge_v2": _albert(2048, 24, 16, 8192, 0.0),
+    "albert_xxlarge_v1": _albert(4096, 12, 64, 16384, 0.0, layers_to_keep=[]),
+    "albert_xxlarge_v2": _albert(4096, 12, 64, 16384, 0.0),
+    "bert_base": _bert(768, 12, 12, 3072, 0.1),
+    "bert_large": _bert(1024, 24, 16, 4096, 0.1),
+    # Small models for CPU demos and tests; `tiny` keeps ALBERT's 30k vocabulary size.
+    "tiny": dict(_albert(64, 4, 4, 256, 0.0), embedding_size=32),
+    "bert_tiny": _bert(64, 2, 4, 256, 0.0),
 }
 
 
@@ -278,9 +244,11 @@ def get_config(name: str) -> AlbertConfig | BertConfig:
     """The config of a named variant: albert_{base,large,xlarge,xxlarge}_v{1,2}, bert_{base,large},
     tiny (ALBERT) or bert_tiny."""
     try:
-        return VARIANTS[name]()
+        values = VARIANTS[name]
     except KeyError:
         raise ConfigError("model variant", f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)}") from None
+    config_class = AlbertConfig if "embedding_size" in values else BertConfig
+    return config_class.from_dict(values, source=f"variant {name}")
 
 
 def load_config(path: str | os.PathLike, model_type: str | None = None) -> AlbertConfig | BertConfig:

@@ -39,27 +39,19 @@ def test_pretraining_heads_add_the_published_head_sizes():
     assert heads == (h * e + 3 * e + v) + (2 * h + 2)
 
 
+SMALL = dict(vocab_size=97, hidden_size=16, intermediate_size=24, max_position_embeddings=32)
+# Two groups of two inner blocks over four layers, factorised embeddings, dropout configured.
 TINY_ALBERT = AlbertConfig(
-    vocab_size=97,
+    **SMALL,
     embedding_size=12,
-    hidden_size=16,
     num_hidden_layers=4,
     num_hidden_groups=2,
     inner_group_num=2,
     num_attention_heads=4,
-    intermediate_size=24,
-    max_position_embeddings=32,
     hidden_dropout_prob=0.1,
     attention_probs_dropout_prob=0.1,
 )
-TINY_BERT = BertConfig(
-    vocab_size=97,
-    hidden_size=16,
-    num_hidden_layers=3,
-    num_attention_heads=2,
-    intermediate_size=24,
-    max_position_embeddings=32,
-)
+TINY_BERT = BertConfig(**SMALL, num_hidden_layers=3, num_attention_heads=2)
 
 
 def google_albert_names(config: AlbertConfig) -> dict[str, tuple[int, ...]]:
