@@ -123,48 +123,33 @@ class Embeddings(keras.layers.Layer):
         x = tf.cast(x, self.compute_dtype)
         return self.dropout(x, training=training)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape) + (self.config.word_embedding_size,)
-
 
 # ----------------------------------------------------------------------------------------------
 # Transformer block
 # ----------------------------------------------------------------------------------------------
 
-# Where each weight of a block lives, under the block's own scope, in Google's two layouts.
-BLOCK_PATHS = {
+# Google's path of each sub-layer of a block, under the block's own scope, in its two layouts.
+BLOCK_LAYOUTS = {
     "albert": {
-        "query": "attention_1/self",
-        "key": "attention_1/self",
-        "value": "attention_1/self",
-        "attention_output": "attention_1/output",
-        "attention_layer_norm": "",
-        "intermediate": "ffn_1/intermediate",
-        "output": "ffn_1/intermediate/output",
-        "output_layer_norm": "",
+        "query": "attention_1/self/query",
+        "key": "attention_1/self/key",
+        "value": "attention_1/self/value",
+        "attention_output": "attention_1/output/dense",
+        "attention_layer_norm": "LayerNorm",
+        "intermediate": "ffn_1/intermediate/dense",
+        "output_dense": "ffn_1/intermediate/output/dense",
+        "output_layer_norm": "LayerNorm_1",
     },
     "bert": {
-        "query": "attention/self",
-        "key": "attention/self",
-        "value": "attention/self",
-        "attention_output": "attention/output",
-        "attention_layer_norm": "attention/output",
-        "intermediate": "intermediate",
-        "output": "output",
-        "output_layer_norm": "output",
+        "query": "attention/self/query",
+        "key": "attention/self/key",
+        "value": "attention/self/value",
+        "attention_output": "attention/output/dense",
+        "attention_layer_norm": "attention/output/LayerNorm",
+        "intermediate": "intermediate/dense",
+        "output_dense": "output/dense",
+        "output_layer_norm": "output/LayerNorm",
     },
-}
-_LAYER_NAMES = {
-    "query": "query",
-    "key": "key",
-    "value": "value",
-    "attention_output": "dense",
-    "intermediate": "dense",
-    "output": "dense",
-}
-_LAYER_NORM_NAMES = {
-    "albert": {"attention_layer_norm": "LayerNorm", "output_layer_norm": "LayerNorm_1"},
-    "bert": {"attention_layer_norm": "LayerNorm", "output_layer_norm": "LayerNorm"},
 }
 
 
@@ -183,38 +168,34 @@ class TransformerBlock(keras.layers.Layer):
     def __init__(self, config: BertConfig, layout: str, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.layout = layout
+        self.paths = BLOCK_LAYOUTS[layout]
         h = config.hidden_size
         self.num_heads = config.num_attention_heads
         self.head_size = config.head_size
         policy = self.dtype_policy
-        self.query = _dense(h, config, "query", policy)
-        self.key = _dense(h, config, "key", policy)
-        self.value = _dense(h, config, "value", policy)
-        self.attention_output = _dense(h, config, "dense", policy)
-        self.intermediate = _dense(config.intermediate_size, config, "dense", policy, config.hidden_act)
-        self.output_dense = _dense(h, config, "dense", policy)
-        norm_names = _LAYER_NORM_NAMES[layout]
-        self.attention_layer_norm = _layer_norm(norm_names["attention_layer_norm"], policy)
-        self.output_layer_norm = _layer_norm(norm_names["output_layer_norm"], policy)
+
+        def dense(role: str, units: int, activation: str | None = None) -> keras.layers.Dense:
+            return _dense(units, config, self.paths[role].rpartition("/")[2], policy, activation)
+
+        def layer_norm(role: str) -> keras.layers.LayerNormalization:
+            return _layer_norm(self.paths[role].rpartition("/")[2], policy)
+
+        self.query = dense("query", h)
+        self.key = dense("key", h)
+        self.value = dense("value", h)
+        self.attention_output = dense("attention_output", h)
+        self.attention_layer_norm = layer_norm("attention_layer_norm")
+        self.intermediate = dense("intermediate", config.intermediate_size, config.hidden_act)
+        self.output_dense = dense("output_dense", h)
+        self.output_layer_norm = layer_norm("output_layer_norm")
         self.attention_dropout = keras.layers.Dropout(config.attention_probs_dropout_prob, dtype=policy)
         self.hidden_dropout = keras.layers.Dropout(config.hidden_dropout_prob, dtype=policy)
 
     def build(self, input_shape) -> None:
-        h = self.config.hidden_size
-        paths = BLOCK_PATHS[self.layout]
-        hidden = (None, None, h)
-        for attr, key in (
-            ("query", "query"),
-            ("key", "key"),
-            ("value", "value"),
-            ("attention_output", "attention_output"),
-            ("attention_layer_norm", "attention_layer_norm"),
-            ("intermediate", "intermediate"),
-            ("output_layer_norm", "output_layer_norm"),
-        ):
-            _build_in(getattr(self, attr), paths[key], hidden)
-        _build_in(self.output_dense, paths["output"], (None, None, self.config.intermediate_size))
+        hidden = (None, None, self.config.hidden_size)
+        for role, path in self.paths.items():
+            width = (None, None, self.config.intermediate_size) if role == "output_dense" else hidden
+            _build_in(getattr(self, role), path.rpartition("/")[0], width)
 
     def call(self, hidden, input_mask, training=None):
         batch, seq_length = tf.shape(hidden)[0], tf.shape(hidden)[1]
@@ -235,9 +216,6 @@ class TransformerBlock(keras.layers.Layer):
         ffn = self.output_dense(self.intermediate(attention))
         ffn = self.hidden_dropout(ffn, training=training)
         return self.output_layer_norm(ffn + attention)
-
-    def compute_output_shape(self, input_shape, *args, **kwargs):
-        return input_shape
 
 
 # ----------------------------------------------------------------------------------------------
