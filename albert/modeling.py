@@ -116,6 +116,11 @@ class Embeddings(keras.layers.Layer):
 
     def call(self, input_ids, segment_ids, training=None):
         seq_length = tf.shape(input_ids)[1]
+        tf.debugging.assert_less_equal(
+            seq_length,
+            self.config.max_position_embeddings,
+            message="sequence longer than max_position_embeddings; shorten max_seq_length or use a larger config",
+        )
         x = tf.gather(self.word_embeddings, input_ids)
         x += tf.gather(self.token_type_embeddings, segment_ids)
         x += self.position_embeddings[tf.newaxis, :seq_length]

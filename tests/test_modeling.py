@@ -246,3 +246,10 @@ def test_masked_lm_head_sees_only_the_gathered_positions():
     logits_swapped = model(modeling.select_inputs(model, swapped))["masked_lm_logits"].numpy()
     np.testing.assert_allclose(logits[0, 0], logits_swapped[0, 1], atol=1e-6)
     np.testing.assert_allclose(logits[0, 1], logits_swapped[0, 0], atol=1e-6)
+
+
+def test_sequence_longer_than_the_position_table_is_a_clear_error():
+    model = modeling.create_encoder(TINY_BERT)
+    batch = pretraining_batch(1, TINY_BERT.max_position_embeddings + 1, 2, TINY_BERT.vocab_size, pad=False)
+    with pytest.raises(Exception, match="longer than max_position_embeddings"):
+        model({k: batch[k] for k in modeling.INPUT_NAMES})
