@@ -4,3 +4,27 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import pytest  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_TEXT = os.path.join(ROOT, "data", "sample_text.txt")
+SHARED_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
+
+
+@pytest.fixture(scope="session")
+def sample_spm_model(tmp_path_factory) -> str:
+    """A SentencePiece vocabulary trained here on the project's own sample text, with ALBERT's
+    settings (ids 0-4: <pad> <unk> [CLS] [SEP] [MASK])."""
+    from data_preprocessing.train_sentencepiece import train_sentencepiece
+
+    prefix = tmp_path_factory.mktemp("spm") / "sample"
+    return train_sentencepiece([SAMPLE_TEXT], str(prefix), vocab_size=300)
+
+
+def shared_file(*parts: str) -> str:
+    """A file of ../shared/data; the test is skipped when it is absent."""
+    path = os.path.join(SHARED_DATA, *parts)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is absent (real third-party data lives outside the project)")
+    return path

@@ -1,0 +1,1 @@
+"""Data: pretraining records (schema, writer, reader) and the fine-tuning datasets."""

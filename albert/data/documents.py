@@ -1,0 +1,88 @@
+"""Reading pretraining text: one sentence per line, a blank line between documents (Google's
+format), plain or gzip, UTF-8.
+
+Invalid UTF-8 is an error that names the file, the line and the byte offset, unless
+`errors="replace"` substitutes U+FFFD. The end of a file also ends a document (Google's script
+lets the last document of one file run on into the next file).
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+from collections.abc import Iterator, Sequence
+from typing import BinaryIO
+
+
+class InputError(ValueError):
+    """Bad input text; the message is one line naming the file and the place."""
+
+
+def expand_input_patterns(patterns: str | Sequence[str]) -> list[str]:
+    """Files matching comma-separated glob patterns (each pattern's matches sorted); a pattern
+    matching nothing is an error."""
+    if isinstance(patterns, str):
+        patterns = [p for p in patterns.split(",") if p.strip()]
+    files: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern.strip()))
+        if not matches:
+            raise InputError(f"{pattern}: no input file matches; check --input_file")
+        files.extend(m for m in matches if m not in files)
+    if not files:
+        raise InputError("no input files given; pass --input_file")
+    return files
+
+
+def _open(path: str) -> tuple[BinaryIO, BinaryIO]:
+    """(the stream to read lines from, the raw file whose position measures progress)."""
+    raw = open(path, "rb")
+    if raw.read(2) == b"\x1f\x8b":
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
+    raw.seek(0)
+    return raw, raw
+
+
+class DocumentReader:
+    """Iterates over the documents of several files; each document is a list of its non-blank
+    lines. `position` is the number of (compressed) input bytes consumed so far and `total` the
+    sum of the file sizes, for progress reports."""
+
+    def __init__(self, paths: Sequence[str], errors: str = "strict"):
+        if errors not in ("strict", "replace"):
+            raise ValueError(f"errors must be 'strict' or 'replace', got {errors!r}")
+        self.paths = list(paths)
+        self.errors = errors
+        self.total = sum(os.path.getsize(p) for p in self.paths)
+        self.position = 0
+
+    def _lines(self, path: str) -> Iterator[str]:
+        done_before = self.position
+        stream, raw = _open(path)
+        with raw, stream:
+            offset = 0
+            for number, line in enumerate(stream, start=1):
+                try:
+                    yield line.decode("utf-8", errors=self.errors)
+                except UnicodeDecodeError as err:
+                    raise InputError(
+                        f"{path}: line {number}, byte offset {offset + err.start}: invalid UTF-8; "
+                        "fix the file or pass --errors=replace"
+                    ) from None
+                offset += len(line)
+                self.position = done_before + raw.tell()
+        self.position = done_before + os.path.getsize(path)
+
+    def __iter__(self) -> Iterator[list[str]]:
+        for path in self.paths:
+            document: list[str] = []
+            for line in self._lines(path):
+                if line.strip():
+                    document.append(line)
+                elif document:
+                    yield document
+                    document = []
+            if document:
+                yield document
