@@ -2,13 +2,10 @@ import importlib.util
 import os
 
 import pytest
+from conftest import shared_file
 
 from albert import tokenization
 from albert.tokenization import SentencePieceTokenizer, WordPieceTokenizer, basic_tokenize, preprocess_text
-
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
-SPM_MODEL = os.path.join(SHARED, "albert_spm", "30k-clean.reconstructed.model")
-needs_spm = pytest.mark.skipif(not os.path.exists(SPM_MODEL), reason=f"{SPM_MODEL} (shared data) is absent")
 
 
 def minilm_vocab() -> str | None:
@@ -21,7 +18,7 @@ def minilm_vocab() -> str | None:
 
 @pytest.fixture(scope="module")
 def albert_tok():
-    return SentencePieceTokenizer(SPM_MODEL)
+    return SentencePieceTokenizer(shared_file("albert_spm", "30k-clean.reconstructed.model"))
 
 
 # -- ALBERT preprocessing, from Google's definition --------------------------------------------
@@ -39,7 +36,6 @@ def test_preprocess_folds_whitespace_strips_accents_and_lowercases():
 # -- SentencePiece against published ids (MANIFEST.md, Hugging Face docs) ------------------------
 
 
-@needs_spm
 def test_known_ids(albert_tok):
     ids = [albert_tok.cls_id] + albert_tok.encode("Hello, my dog is cute") + [albert_tok.sep_id]
     assert ids == [2, 10975, 15, 51, 1952, 25, 10901, 3]
@@ -55,7 +51,6 @@ def test_known_ids(albert_tok):
     assert albert_tok.vocab_size == 30000
 
 
-@needs_spm
 def test_digit_comma_pieces_are_split(albert_tok):
     # Google's encode_pieces: "▁1990," is re-encoded as the number, then "," on its own.
     assert albert_tok.tokenize("in 1990, then") == ["▁in", "▁1990", ",", "▁then"]
@@ -68,14 +63,12 @@ def test_digit_comma_pieces_are_split(albert_tok):
     assert albert_tok.encode("in 1990, then") == albert_tok.convert_tokens_to_ids(["▁in", "▁1990", ",", "▁then"])
 
 
-@needs_spm
 def test_batch_encoding_equals_one_by_one(albert_tok):
     texts = ["Hello, my dog is cute", "In 1990, prices rose 12,000, said ÉMILE.", "", "  spaced   out  "]
     assert albert_tok.encode_batch(texts) == [albert_tok.encode(t) for t in texts]
     assert albert_tok.encode_batch(texts, num_threads=2) == albert_tok.encode_batch(texts)
 
 
-@needs_spm
 def test_decode_reconstructs_the_preprocessed_text(albert_tok):
     text = "The quick brown fox, in 1990, jumped over 12 lazy dogs."
     ids = [albert_tok.cls_id] + albert_tok.encode(text) + [albert_tok.sep_id]
@@ -83,14 +76,12 @@ def test_decode_reconstructs_the_preprocessed_text(albert_tok):
     assert albert_tok.convert_ids_to_tokens([10975, 15]) == ["▁hello", ","]
 
 
-@needs_spm
 def test_quote_normalisation_is_optional(albert_tok):
-    hf_style = SentencePieceTokenizer(SPM_MODEL, normalize_quotes=True)
+    hf_style = SentencePieceTokenizer(albert_tok.model_file, normalize_quotes=True)
     assert hf_style.encode("``hi'' there") == albert_tok.encode('"hi" there')
     assert albert_tok.encode("``hi'' there") != albert_tok.encode('"hi" there')
 
 
-@needs_spm
 def test_word_starts_follow_googles_rule(albert_tok):
     starts = albert_tok.word_start_mask()
     piece = albert_tok.convert_tokens_to_ids
