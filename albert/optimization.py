@@ -219,14 +219,14 @@ def all_finite(grads: list[tf.Tensor]) -> tf.Tensor:
 GradientFn = Callable[[dict], tuple[tf.Tensor, dict, list[tf.Tensor]]]
 
 
-def accumulate_gradients(gradient_fn: GradientFn, batch: dict, num_micro_batches: int):
-    """Runs `gradient_fn` on `num_micro_batches` equal slices of `batch` in turn and averages its
+def accumulate_gradients(gradient_fn: GradientFn, batch: dict, num_micro_batches: int, average: bool = True):
+    """Runs `gradient_fn` on `num_micro_batches` equal slices of `batch` in turn and combines its
     results: one micro-batch's activations are in memory at a time.
 
-    `gradient_fn(micro_batch)` returns `(loss, metrics, grads)`. The result is the mean loss, the
-    mean of each metric and the mean gradient. With a loss that is a mean over examples this is
-    the gradient of the whole batch; the masked-LM loss is normalised per micro-batch, as in
-    NVIDIA's and Keras' accumulation.
+    `gradient_fn(micro_batch)` returns `(loss, metrics, grads)`. With `average` the result is
+    the mean loss, metrics and gradient over the micro-batches (exact for a loss that is a mean
+    over examples); without, their sum (exact when each micro-batch's loss is already normalised
+    by the whole batch's counts, see `losses.pretraining_loss`).
     """
     if num_micro_batches == 1:
         return gradient_fn(batch)
@@ -246,7 +246,7 @@ def accumulate_gradients(gradient_fn: GradientFn, batch: dict, num_micro_batches
         total_loss += loss
         total_metrics = tf.nest.map_structure(tf.add, total_metrics, metrics)
         total_grads = [a + g for a, g in zip(total_grads, grads)]
-    scale = 1.0 / num_micro_batches
+    scale = 1.0 / num_micro_batches if average else 1.0
     return (
         total_loss * scale,
         tf.nest.map_structure(lambda t: t * scale, total_metrics),

@@ -44,6 +44,12 @@ class ProgressBar:
         )
         self.stream.flush()
 
+    def clear(self) -> None:
+        """Erases the bar so that a log line can take its place (it is redrawn on update)."""
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
     def close(self) -> None:
         if self.enabled:
             self.stream.write("\n")

@@ -1,17 +1,26 @@
-"""The training step shared by every task: forward, backward, gradient accumulation, loss
-scaling, global-norm clipping and the optimizer update, compiled as one `tf.function`.
+"""The training loop shared by every task.
+
+`make_train_step` compiles one step — forward, backward, gradient accumulation, loss scaling,
+global-norm clipping and the optimizer update — as one `tf.function`; `train` runs it with
+logging, TensorBoard summaries, checkpoints and exact resume; `evaluate` sums metrics over a
+dataset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
 
 from albert.modeling import select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.precision import LossScale
+from albert.progress import ProgressBar, format_duration
 
 LossFn = Callable[[dict, dict], tuple[tf.Tensor, dict[str, tf.Tensor]]]
 
@@ -25,15 +34,24 @@ def make_train_step(
     accumulation_steps: int = 1,
     clip_norm: float | None = 1.0,
     jit_compile: bool = False,
+    step_counter: tf.Variable | None = None,
+    denominators_fn: Callable[[dict], dict] | None = None,
 ) -> Callable[[dict], dict[str, tf.Tensor]]:
     """A compiled step `step(batch) -> metrics` that applies one optimizer update.
 
     `batch` holds `accumulation_steps` micro-batches stacked along the batch axis; their
     gradients are averaged before one update. With fp16 the loss is scaled before the backward
-    pass and the gradients unscaled before clipping (so clipping sees the true norm); a step
-    whose gradients are not finite is skipped and lowers the loss scale. `loss_fn(outputs, batch)`
-    returns the loss and a dict of metrics. The returned metrics add `loss`, `grad_norm` (before
-    clipping), `learning_rate` and `grads_finite`.
+    pass and the gradients unscaled before clipping (so clipping sees the true norm). A step
+    whose loss or gradients are not finite leaves the weights untouched; with fp16 it lowers the
+    loss scale. `loss_fn(outputs, batch)` returns the loss and a dict of metrics. The returned
+    metrics add `loss`, `grad_norm` (before clipping), `learning_rate`, `grads_finite` and
+    `loss_finite`. `step_counter`, if given, is incremented by every call, applied or not.
+
+    With `denominators_fn` (e.g. `losses.pretraining_denominators`), `loss_fn` is called as
+    `loss_fn(outputs, micro_batch, denominators_fn(batch))` and the micro-batches' results are
+    summed: accumulation then gives exactly the gradient of the whole batch, also for the masked-LM
+    loss whose normaliser (masked positions) differs between micro-batches. Without it, their
+    results are averaged.
     """
     if accumulation_steps < 1:
         raise ValueError(f"accumulation_steps must be at least 1, got {accumulation_steps}")
@@ -41,10 +59,13 @@ def make_train_step(
     variables = model.trainable_variables
     optimizer.build(variables)
 
-    def gradients(micro_batch: dict):
+    def gradients(micro_batch: dict, denominators: dict | None):
         with tf.GradientTape() as tape:
             outputs = model(select_inputs(model, micro_batch), training=True)
-            loss, metrics = loss_fn(outputs, micro_batch)
+            if denominators is None:
+                loss, metrics = loss_fn(outputs, micro_batch)
+            else:
+                loss, metrics = loss_fn(outputs, micro_batch, denominators)
             scaled_loss = loss_scale.scale(loss)
         grads = tape.gradient(scaled_loss, variables)
         # Embedding gradients arrive as IndexedSlices; LAMB's norms and accumulation need them dense.
@@ -53,9 +74,13 @@ def make_train_step(
 
     def step(batch: dict) -> dict[str, tf.Tensor]:
         learning_rate = optimizer.learning_rate
-        loss, metrics, grads = accumulate_gradients(gradients, batch, accumulation_steps)
+        denominators = denominators_fn(batch) if denominators_fn else None
+        loss, metrics, grads = accumulate_gradients(
+            lambda micro: gradients(micro, denominators), batch, accumulation_steps, average=denominators is None
+        )
         grads = loss_scale.unscale(grads)
-        finite = all_finite(grads)
+        loss_finite = tf.reduce_all(tf.math.is_finite(loss))
+        finite = tf.logical_and(all_finite(grads), loss_finite)
         grads, grad_norm = clip_by_global_norm(grads, clip_norm)
 
         def apply() -> tf.Tensor:
@@ -64,12 +89,251 @@ def make_train_step(
 
         tf.cond(finite, apply, lambda: tf.constant(False))
         loss_scale.update(finite)
+        if step_counter is not None:
+            step_counter.assign_add(1)
         return {
             **metrics,
             "loss": loss,
             "grad_norm": grad_norm,
             "learning_rate": tf.cast(learning_rate, tf.float32),
             "grads_finite": finite,
+            "loss_finite": loss_finite,
         }
 
     return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message is one line and says what to do."""
+
+
+@dataclasses.dataclass
+class LoopConfig:
+    """How long to train and what to write.
+
+    Args:
+        output_dir: checkpoints (`ckpt-<step>`), TensorBoard summaries (`train/`) and results.
+        num_train_steps: optimizer steps to reach; a restarted run continues to this number.
+        batch_size: sequences per step (all micro-batches), for the sequences/s figure.
+        save_checkpoints_steps, keep_checkpoint_max: how often to save and how many to keep.
+        log_steps: how often to log (and write summaries).
+        is_chief: only the chief writes checkpoints, summaries and logs of its own.
+    """
+
+    output_dir: str
+    num_train_steps: int
+    batch_size: int
+    save_checkpoints_steps: int = 1000
+    keep_checkpoint_max: int = 5
+    log_steps: int = 100
+    is_chief: bool = True
+
+
+def format_metrics(metrics: dict[str, float], names: Sequence[str]) -> str:
+    return "  ".join(f"{name} {metrics[name]:.4g}" for name in names if name in metrics)
+
+
+LOGGED = (
+    "loss",
+    "masked_lm_loss",
+    "masked_lm_accuracy",
+    "sentence_order_loss",
+    "sentence_order_accuracy",
+    "accuracy",
+    "learning_rate",
+    "grad_norm",
+)
+
+
+def train(
+    model: keras.Model,
+    loss_fn: LossFn,
+    optimizer: keras.optimizers.Optimizer,
+    dataset: tf.data.Dataset,
+    config: LoopConfig,
+    *,
+    loss_scale: LossScale | None = None,
+    accumulation_steps: int = 1,
+    clip_norm: float | None = 1.0,
+    jit_compile: bool = False,
+    init_checkpoint: str | None = None,
+    denominators_fn: Callable[[dict], dict] | None = None,
+    log: Callable[[str], None] = print,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+) -> dict[str, float]:
+    """Trains until `config.num_train_steps`, resuming from the newest checkpoint in
+    `config.output_dir` if there is one (model, optimizer, loss scale, step, input position and
+    dropout state, so a resumed run ends with the same weights as an uninterrupted one).
+    Otherwise starts from `init_checkpoint` (a checkpoint of this project: the model weights only,
+    with a fresh optimizer and schedule) or from scratch. Returns the mean metrics of the last
+    logging interval.
+
+    A non-finite loss stops the run with `TrainingError`; the update of that step is not
+    applied and no checkpoint is written after it.
+    """
+    loss_scale = loss_scale or LossScale()
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    step_fn = make_train_step(
+        model,
+        loss_fn,
+        optimizer,
+        loss_scale=loss_scale,
+        accumulation_steps=accumulation_steps,
+        clip_norm=clip_norm,
+        jit_compile=jit_compile,
+        step_counter=global_step,
+        denominators_fn=denominators_fn,
+    )
+    iterator = iter(dataset)
+    # Dropout draws from Keras seed generators, whose state the model's own checkpoint entry
+    # does not hold; saving it makes a resumed run draw the same masks.
+    dropout_state = [
+        layer.seed_generator.state.value
+        for layer in model._flatten_layers(include_self=False)
+        if getattr(layer, "seed_generator", None) is not None  # Dropout with a rate > 0
+    ]
+    checkpoint = tf.train.Checkpoint(
+        model=model,
+        optimizer=optimizer,
+        loss_scale=loss_scale,
+        global_step=global_step,
+        data=iterator,
+        dropout_state=dropout_state,
+    )
+    manager = tf.train.CheckpointManager(
+        checkpoint,
+        config.output_dir,
+        max_to_keep=config.keep_checkpoint_max,
+        checkpoint_name="ckpt",
+        step_counter=global_step,
+    )
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        log(f"resuming from {manager.latest_checkpoint} at step {int(global_step)}")
+    elif init_checkpoint:
+        restore_model_weights(model, init_checkpoint)
+        log(f"initialised the model from {init_checkpoint}")
+
+    writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train")) if config.is_chief else None
+    progress = ProgressBar(config.num_train_steps, "steps") if config.is_chief else None
+    sums: dict[str, tf.Tensor] = {}
+    interval_start, interval_steps = time.perf_counter(), 0
+    last: dict[str, float] = {}
+    step = int(global_step)
+    while step < config.num_train_steps:
+        metrics = step_fn(next(iterator))
+        step += 1
+        interval_steps += 1
+        metrics = {k: tf.cast(v, tf.float32) for k, v in metrics.items()}
+        sums = metrics if not sums else {k: sums[k] + v for k, v in metrics.items()}
+        if progress:
+            progress.update(step, step)
+        if step % config.log_steps and step % config.save_checkpoints_steps and step != config.num_train_steps:
+            continue
+        means = {k: float(v) / interval_steps for k, v in sums.items()}
+        if means["loss_finite"] < 1.0:
+            bad = int(round((1.0 - means["loss_finite"]) * interval_steps))
+            raise TrainingError(
+                f"step {step}: the loss was not finite in {bad} of the last {interval_steps} steps; training stopped, "
+                f"the last good checkpoint is {manager.latest_checkpoint or 'none'}; "
+                "lower --learning_rate or check the data"
+            )
+        if step % config.log_steps == 0 or step == config.num_train_steps:
+            elapsed = time.perf_counter() - interval_start
+            seconds_per_step = elapsed / interval_steps
+            means["sequences_per_second"] = config.batch_size / seconds_per_step
+            eta = format_duration(seconds_per_step * (config.num_train_steps - step))
+            if config.is_chief:
+                if progress:
+                    progress.clear()
+                log(
+                    f"step {step}/{config.num_train_steps}  {format_metrics(means, LOGGED)}  "
+                    f"{means['sequences_per_second']:.1f} seq/s  ETA {eta}"
+                )
+                with writer.as_default(step=step):
+                    for name in (*LOGGED, "sequences_per_second"):
+                        if name in means:
+                            write_scalar(name, means[name])
+            if on_log:
+                on_log(step, means)
+            last = means
+            sums, interval_start, interval_steps = {}, time.perf_counter(), 0
+        if config.is_chief and (step % config.save_checkpoints_steps == 0 or step == config.num_train_steps):
+            manager.save(checkpoint_number=step)
+    if progress:
+        progress.close()
+    if writer:
+        writer.flush()
+    return last
+
+
+def write_scalar(name: str, value: float) -> None:
+    """A TensorBoard scalar through TensorFlow's own summary op (the `tensorboard` package, only
+    needed to view summaries, need not be installed to write them)."""
+    metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
+    tf.summary.write(name, tf.constant(value, tf.float32), metadata=metadata.SerializeToString())
+
+
+def restore_model_weights(model: keras.Model, path: str) -> None:
+    """Loads the weights of a model saved by `train` (its `model` entry) into `model`; a
+    directory means its newest checkpoint. Every variable of `model` must be found."""
+    if os.path.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            raise TrainingError(
+                f"{path}: no checkpoint in this directory; pass a checkpoint prefix such as {path}/ckpt-1000"
+            )
+        path = latest
+    if not tf.io.gfile.exists(path + ".index"):
+        raise TrainingError(f"{path}: checkpoint not found (expected {path}.index); pass the prefix without .index")
+    status = tf.train.Checkpoint(model=model).read(path)
+    status.assert_existing_objects_matched().expect_partial()
+
+
+def restore_for_evaluation(model: keras.Model, output_dir: str, init_checkpoint: str | None = None) -> int:
+    """Loads the newest checkpoint of `output_dir` (else `init_checkpoint`) into `model`;
+    returns its global step (0 for an init checkpoint without one)."""
+    path = tf.train.latest_checkpoint(output_dir) or init_checkpoint
+    if not path:
+        raise TrainingError(f"{output_dir}: no checkpoint to evaluate; train first or pass --init_checkpoint")
+    restore_model_weights(model, path)
+    if os.path.isdir(path):
+        path = tf.train.latest_checkpoint(path)
+    reader = tf.train.load_checkpoint(path)
+    key = "global_step/.ATTRIBUTES/VARIABLE_VALUE"
+    return int(reader.get_tensor(key)) if reader.has_tensor(key) else 0
+
+
+def evaluate(
+    model: keras.Model,
+    metric_sums_fn: Callable[[dict, dict], dict[str, tf.Tensor]],
+    dataset: tf.data.Dataset,
+    max_steps: int | None = None,
+) -> dict[str, tf.Tensor]:
+    """Sums of `metric_sums_fn(outputs, batch)` over the dataset (at most `max_steps` batches)."""
+
+    @tf.function(reduce_retracing=True)
+    def eval_step(batch):
+        return metric_sums_fn(model(select_inputs(model, batch), training=False), batch)
+
+    totals: dict[str, tf.Tensor] = {}
+    for i, batch in enumerate(dataset):
+        if max_steps is not None and i >= max_steps:
+            break
+        sums = eval_step(batch)
+        totals = sums if not totals else {k: totals[k] + v for k, v in sums.items()}
+    return totals
+
+
+def write_results(path: str, results: dict) -> None:
+    """`key = value` lines, sorted, as Google's scripts write eval_results.txt; atomic."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        for key in sorted(results):
+            f.write(f"{key} = {results[key]}\n")
+    os.replace(tmp, path)
