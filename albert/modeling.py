@@ -255,24 +255,35 @@ class Encoder(keras.layers.Layer):
         if self.is_albert:
             if config.embedding_size != config.hidden_size:
                 self.embedding_projection = _dense(config.hidden_size, config, "embedding_hidden_mapping_in", policy)
-            self.groups = [
-                [
-                    TransformerBlock(config, "albert", name=f"inner_group_{i}", dtype=policy)
-                    for i in range(config.inner_group_num)
-                ]
+            inner = config.inner_group_num
+            # Block g·inner + i is inner_group_i of group_g.
+            blocks = [
+                TransformerBlock(config, "albert", name=f"inner_group_{i}", dtype=policy)
                 for _ in range(config.num_hidden_groups)
+                for i in range(inner)
             ]
-            self.layer_blocks = [
-                self.groups[albert_group_of_layer(l, config.num_hidden_layers, config.num_hidden_groups)]
-                for l in range(config.num_hidden_layers)
-            ]
+            self.block_schedule = tuple(
+                tuple(range(g * inner, (g + 1) * inner))
+                for g in (
+                    albert_group_of_layer(l, config.num_hidden_layers, config.num_hidden_groups)
+                    for l in range(config.num_hidden_layers)
+                )
+            )
         else:
-            self.groups = [
-                [TransformerBlock(config, "bert", name=f"layer_{l}", dtype=policy)]
+            blocks = [
+                TransformerBlock(config, "bert", name=f"layer_{l}", dtype=policy)
                 for l in range(config.num_hidden_layers)
             ]
-            self.layer_blocks = self.groups
+            self.block_schedule = tuple((l,) for l in range(config.num_hidden_layers))
+        # One attribute per block: TensorFlow checkpoints track attributes, not Keras' lists.
+        for index, block in enumerate(blocks):
+            setattr(self, f"block_{index}", block)
+        self.num_blocks = len(blocks)
         self.pooler = _dense(config.hidden_size, config, "dense", policy, activation="tanh")
+
+    @property
+    def blocks(self) -> list[TransformerBlock]:
+        return [getattr(self, f"block_{index}") for index in range(self.num_blocks)]
 
     def build(self, input_shape=None) -> None:
         c = self.config
@@ -280,10 +291,9 @@ class Encoder(keras.layers.Layer):
         hidden = (None, None, c.hidden_size)
         if self.embedding_projection is not None:
             _build_in(self.embedding_projection, "encoder", (None, None, c.embedding_size))
-        for g, group in enumerate(self.groups):
-            path = f"encoder/transformer/group_{g}" if self.is_albert else "encoder"
-            for block in group:
-                _build_in(block, path, hidden)
+        for index, block in enumerate(self.blocks):
+            group = index // c.inner_group_num if self.is_albert else None
+            _build_in(block, f"encoder/transformer/group_{group}" if self.is_albert else "encoder", hidden)
         _build_in(self.pooler, "pooler", (None, c.hidden_size))
 
     def call(self, inputs, training=None):
@@ -292,9 +302,10 @@ class Encoder(keras.layers.Layer):
         hidden = self.embeddings(input_ids, inputs["segment_ids"], training=training)
         if self.embedding_projection is not None:
             hidden = self.embedding_projection(hidden)
-        for blocks in self.layer_blocks:
-            for block in blocks:
-                hidden = block(hidden, input_mask, training=training)
+        blocks = self.blocks
+        for layer_blocks in self.block_schedule:
+            for index in layer_blocks:
+                hidden = blocks[index](hidden, input_mask, training=training)
         pooled = self.pooler(hidden[:, 0])
         return {"sequence_output": hidden, "pooled_output": pooled}
 

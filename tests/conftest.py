@@ -28,3 +28,24 @@ def shared_file(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"{path} is absent (real third-party data lives outside the project)")
     return path
+
+
+SAMPLE_SEQ_LENGTH, SAMPLE_PREDICTIONS = 64, 10
+
+
+@pytest.fixture(scope="session")
+def sample_records(tmp_path_factory, sample_spm_model) -> str:
+    """Pretraining records of the sample text (sequence 64, 10 predictions, dupe_factor 2)."""
+    from albert.data.instances import MaskingConfig
+    from albert.data.pretraining_records import TokenizerSpec, create_pretraining_records
+
+    path = str(tmp_path_factory.mktemp("records") / "sample.tfrecord")
+    create_pretraining_records(
+        [SAMPLE_TEXT],
+        [path],
+        TokenizerSpec(sample_spm_model),
+        MaskingConfig(max_seq_length=SAMPLE_SEQ_LENGTH, max_predictions_per_seq=SAMPLE_PREDICTIONS),
+        dupe_factor=2,
+        chunk_bytes=1500,
+    )
+    return path

@@ -253,3 +253,16 @@ def test_sequence_longer_than_the_position_table_is_a_clear_error():
     batch = pretraining_batch(1, TINY_BERT.max_position_embeddings + 1, 2, TINY_BERT.vocab_size, pad=False)
     with pytest.raises(Exception, match="longer than max_position_embeddings"):
         model({k: batch[k] for k in modeling.INPUT_NAMES})
+
+
+@pytest.mark.parametrize("config", [TINY_ALBERT, TINY_BERT], ids=["albert", "bert"])
+def test_checkpoint_round_trip_restores_every_variable(tmp_path, config):
+    import tensorflow as tf
+
+    saved = modeling.create_pretraining_model(config, max_predictions_per_seq=3)
+    values = randomize_weights(saved, seed=13)
+    path = tf.train.Checkpoint(model=saved).save(str(tmp_path / "ckpt"))
+    restored = modeling.create_pretraining_model(config, max_predictions_per_seq=3)
+    tf.train.Checkpoint(model=restored).read(path).assert_existing_objects_matched()
+    for v in restored.weights:
+        np.testing.assert_array_equal(v.numpy(), values[v.path].astype(np.float32), err_msg=v.path)
