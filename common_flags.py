@@ -4,6 +4,7 @@ that script)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -58,6 +59,11 @@ def model_config(max_seq_length: int) -> BertConfig:
             f"{max_seq_length}; lower --max_seq_length",
         )
     return config
+
+
+def settings_from_flags(settings_class):
+    """A settings dataclass filled from the flags of the same names."""
+    return settings_class(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(settings_class)})
 
 
 def check_batch(batch_size: int, flag: str) -> None:

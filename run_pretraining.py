@@ -24,10 +24,10 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import common_flags  # noqa: E402
-from albert import losses, modeling, optimization, precision, training  # noqa: E402
+from albert import pretraining, training  # noqa: E402
 from albert.configs import ConfigError  # noqa: E402
 from albert.data.documents import InputError, expand_input_patterns  # noqa: E402
-from albert.data.pretraining import check_pretraining_records, make_pretraining_dataset  # noqa: E402
+from albert.data.pretraining import check_pretraining_records  # noqa: E402
 
 FLAGS = flags.FLAGS
 common_flags.define_common_flags(optimizer="lamb", learning_rate=0.00176, save_checkpoints_steps=5000)
@@ -58,35 +58,13 @@ def main(argv: list[str]) -> int:
     keras.utils.set_random_seed(FLAGS.random_seed)
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
-    model = modeling.create_pretraining_model(config, predictions, dtype=precision.dtype_policy(FLAGS.data_type))
+    settings = common_flags.settings_from_flags(pretraining.PretrainingSettings)
+    model = pretraining.create_model(config, settings)
     if FLAGS.do_train:
-        schedule = optimization.WarmupPolynomialDecay(
-            FLAGS.learning_rate, FLAGS.num_train_steps, FLAGS.num_warmup_steps, power=FLAGS.poly_power
-        )
-        training.train(
-            model,
-            losses.pretraining_loss,
-            optimization.create_optimizer(FLAGS.optimizer, schedule),
-            make_pretraining_dataset(train_files, FLAGS.train_batch_size, seq, predictions, seed=FLAGS.random_seed),
-            training.LoopConfig(
-                output_dir=FLAGS.output_dir,
-                num_train_steps=FLAGS.num_train_steps,
-                batch_size=FLAGS.train_batch_size,
-                save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-                keep_checkpoint_max=FLAGS.keep_checkpoint_max,
-                log_steps=FLAGS.log_steps,
-            ),
-            loss_scale=precision.create_loss_scale(FLAGS.data_type),
-            accumulation_steps=FLAGS.gradient_accumulation_steps,
-            jit_compile=FLAGS.xla,
-            init_checkpoint=FLAGS.init_checkpoint,
-            denominators_fn=losses.pretraining_denominators,
-        )
+        pretraining.pretrain(model, train_files, FLAGS.output_dir, settings, init_checkpoint=FLAGS.init_checkpoint)
     if FLAGS.do_eval:
         step = training.restore_for_evaluation(model, FLAGS.output_dir, FLAGS.init_checkpoint)
-        dataset = make_pretraining_dataset(eval_files, FLAGS.eval_batch_size, seq, predictions, is_training=False)
-        sums = training.evaluate(model, losses.pretraining_metric_sums, dataset, FLAGS.max_eval_steps)
-        results = {**losses.pretraining_metrics_from_sums(sums), "global_step": step}
+        results = {**pretraining.evaluate(model, eval_files, settings), "global_step": step}
         training.write_results(os.path.join(FLAGS.output_dir, "eval_results.txt"), results)
         print("eval: " + "  ".join(f"{k} {v}" for k, v in sorted(results.items())))
     return 0

@@ -7,11 +7,11 @@ from albert.data.documents import InputError
 
 
 def test_demo_loss_falls_on_the_sample_text(tmp_path):
-    result = demo_albert.run(["--train_steps", "400", "--log_steps", "200", "--output_dir", str(tmp_path)])
+    result = demo_albert.run(["--train_steps", "100", "--log_steps", "50", "--output_dir", str(tmp_path)])
     # An untrained model is near uniform over the sample's vocabulary (ln 300 = 5.7).
     assert result["initial_masked_lm_loss"] > 5.0
     assert result["masked_lm_loss"] < result["initial_masked_lm_loss"] - 1.5
-    assert result["sentence_order_accuracy"] > 0.8
+    assert result["sentence_order_accuracy"] > 0.7
     assert all(math.isfinite(v) for v in result.values())
 
 
