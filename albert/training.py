@@ -219,23 +219,32 @@ def train(
         restore_model_weights(model, init_checkpoint)
         log(f"initialised the model from {init_checkpoint}")
 
+    # The metrics leave the step as one float32 vector, so that the loop adds one tensor per step
+    # and reads values back only when it logs or saves.
+    names: list[str] = []
+
+    @tf.function
+    def packed_step(batch):
+        metrics = step_fn(batch)
+        names[:] = sorted(metrics)  # at trace time
+        return tf.stack([tf.cast(metrics[name], tf.float32) for name in names])
+
     writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train")) if config.is_chief else None
     progress = ProgressBar(config.num_train_steps, "steps") if config.is_chief else None
-    sums: dict[str, tf.Tensor] = {}
+    sums = None
     interval_start, interval_steps = time.perf_counter(), 0
     last: dict[str, float] = {}
     step = int(global_step)
     while step < config.num_train_steps:
-        metrics = step_fn(next(iterator))
+        values = packed_step(next(iterator))
+        sums = values if sums is None else sums + values
         step += 1
         interval_steps += 1
-        metrics = {k: tf.cast(v, tf.float32) for k, v in metrics.items()}
-        sums = metrics if not sums else {k: sums[k] + v for k, v in metrics.items()}
         if progress:
             progress.update(step, step)
         if step % config.log_steps and step % config.save_checkpoints_steps and step != config.num_train_steps:
             continue
-        means = {k: float(v) / interval_steps for k, v in sums.items()}
+        means = dict(zip(names, (sums / interval_steps).numpy().tolist()))
         if means["loss_finite"] < 1.0:
             bad = int(round((1.0 - means["loss_finite"]) * interval_steps))
             raise TrainingError(
@@ -262,7 +271,7 @@ def train(
             if on_log:
                 on_log(step, means)
             last = means
-            sums, interval_start, interval_steps = {}, time.perf_counter(), 0
+            sums, interval_start, interval_steps = None, time.perf_counter(), 0
         if config.is_chief and (step % config.save_checkpoints_steps == 0 or step == config.num_train_steps):
             manager.save(checkpoint_number=step)
     if progress:
