@@ -49,7 +49,7 @@ def pretrain(
     settings: PretrainingSettings,
     *,
     init_checkpoint: str | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = training.print_line,
 ) -> dict[str, float]:
     """Trains `model` (from `create_model`) on the records, resuming in `output_dir`."""
     s = settings

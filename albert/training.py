@@ -108,6 +108,11 @@ def make_train_step(
 # ----------------------------------------------------------------------------------------------
 
 
+def print_line(line: str) -> None:
+    """Log lines reach a file or pipe at once (a long run's log is watched with tail -f)."""
+    print(line, flush=True)
+
+
 class TrainingError(RuntimeError):
     """Training cannot go on; the message is one line and says what to do."""
 
@@ -163,7 +168,7 @@ def train(
     jit_compile: bool = False,
     init_checkpoint: str | None = None,
     denominators_fn: Callable[[dict], dict] | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print_line,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> dict[str, float]:
     """Trains until `config.num_train_steps`, resuming from the newest checkpoint in
