@@ -17,27 +17,9 @@ def _cross_entropy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     )
 
 
-def masked_lm_loss(logits: tf.Tensor, label_ids: tf.Tensor, label_weights: tf.Tensor) -> tf.Tensor:
-    """Weighted mean cross-entropy over masked positions; padded positions have weight 0."""
-    weights = tf.cast(label_weights, tf.float32)
-    per_position = _cross_entropy(logits, label_ids)
-    return tf.reduce_sum(weights * per_position) / (tf.reduce_sum(weights) + 1e-5)
-
-
-def masked_lm_accuracy(logits: tf.Tensor, label_ids: tf.Tensor, label_weights: tf.Tensor) -> tf.Tensor:
-    weights = tf.cast(label_weights, tf.float32)
-    correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(label_ids, tf.int32)), tf.float32)
-    return tf.reduce_sum(weights * correct) / tf.maximum(tf.reduce_sum(weights), 1.0)
-
-
 def classification_loss(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
     """Mean cross-entropy; used for sentence order / next sentence and for classifiers."""
     return tf.reduce_mean(_cross_entropy(logits, tf.reshape(labels, [-1])))
-
-
-def accuracy(logits: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:
-    predictions = tf.argmax(logits, -1, output_type=tf.int32)
-    return tf.reduce_mean(tf.cast(tf.equal(predictions, tf.cast(tf.reshape(labels, [-1]), tf.int32)), tf.float32))
 
 
 def regression_loss(predictions: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
