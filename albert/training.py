@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
+from albert import checkpoints
 from albert.modeling import select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.precision import LossScale
@@ -294,8 +295,9 @@ def write_scalar(name: str, value: float) -> None:
 
 
 def restore_model_weights(model: keras.Model, path: str) -> None:
-    """Loads the weights of a model saved by `train` (its `model` entry) into `model`; a
-    directory means its newest checkpoint. Every variable of `model` must be found."""
+    """Loads into `model` the weights of a checkpoint of this project (its `model` entry) or of
+    a Google TF1 checkpoint (`bert/...` names, e.g. a released `model.ckpt-best`); a directory
+    means its newest checkpoint. Every variable of `model` must be found."""
     if os.path.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
@@ -303,8 +305,14 @@ def restore_model_weights(model: keras.Model, path: str) -> None:
                 f"{path}: no checkpoint in this directory; pass a checkpoint prefix such as {path}/ckpt-1000"
             )
         path = latest
+    if path.endswith(".index"):
+        path = path[: -len(".index")]
     if not tf.io.gfile.exists(path + ".index"):
         raise TrainingError(f"{path}: checkpoint not found (expected {path}.index); pass the prefix without .index")
+    names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+    if any(name.endswith("bert/embeddings/word_embeddings") for name in names):
+        checkpoints.load_google_checkpoint(model, path)
+        return
     status = tf.train.Checkpoint(model=model).read(path)
     status.assert_existing_objects_matched().expect_partial()
 

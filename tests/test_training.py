@@ -104,3 +104,15 @@ def test_init_checkpoint_carries_weights_not_the_optimizer(tmp_path, sample_reco
     assert int(optimizer.iterations) == 3  # its own schedule, from step 0
     with pytest.raises(training.TrainingError, match="no checkpoint in this directory"):
         training.restore_model_weights(phase2_model, str(tmp_path / "phase1" / "train"))  # summaries only
+
+
+def test_init_checkpoint_may_be_a_google_tf1_checkpoint(tmp_path, sample_records):
+    from albert import checkpoints
+
+    source = modeling.create_pretraining_model(TINY, P)
+    prefix = checkpoints.save_google_checkpoint(source, str(tmp_path / "albert_tiny" / "model.ckpt-best"))
+    target = modeling.create_pretraining_model(TINY, P)
+    training.restore_model_weights(target, prefix)
+    for a, b in zip(source.weights, target.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    pretrain(sample_records, tmp_path / "run", 2, init_checkpoint=prefix, save_every=2)
