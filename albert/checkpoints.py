@@ -70,7 +70,7 @@ def load_google_checkpoint(
     (a fine-tuning head that starts from scratch), left as initialised. `allow_unused`: of
     checkpoint names that may go unused (the pretraining heads, when fine-tuning).
     """
-    prefix = _checkpoint_prefix(prefix)
+    prefix = checkpoint_prefix(prefix)
     reader = tf.train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     available = {_strip_hub_prefix(name): name for name in shapes if not _SKIPPED.search(name)}
@@ -113,7 +113,7 @@ def save_google_checkpoint(model: keras.Model, prefix: str, global_step: int = 0
     return prefix
 
 
-def _checkpoint_prefix(path: str) -> str:
+def checkpoint_prefix(path: str) -> str:
     """Accepts a prefix, a prefix with `.index` (a common mistake, Google's issue #135), or a
     directory with a `checkpoint` file."""
     path = os.fspath(path)

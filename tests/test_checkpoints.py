@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -160,3 +162,75 @@ def test_real_minilm_weights_give_meaningful_sentence_embeddings():
     similarity = embeddings @ embeddings.T
     assert similarity[0, 1] > similarity[0, 2] + 0.3 and similarity[0, 1] > similarity[0, 3] + 0.3
     assert similarity[2, 3] > similarity[2, 0] + 0.3 and similarity[2, 3] > similarity[2, 1] + 0.3
+
+
+def test_convert_google_to_hf_to_project_and_back(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from albert import convert
+
+    model = modeling.create_pretraining_model(TINY_ALBERT)
+    values = randomize_weights(model, seed=5)
+    google = tmp_path / "google"
+    checkpoints.save_google_checkpoint(model, str(google / "model.ckpt-best"))
+    TINY_ALBERT.to_json_file(google / "albert_config.json")
+
+    convert.convert(
+        "google", "hf", str(google / "model.ckpt-best"), str(tmp_path / "hf"), str(google / "albert_config.json")
+    )
+    hf = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert hf["model_type"] == "albert" and hf["hidden_act"] == "gelu_new"  # Google's gelu is HF's gelu_new
+    convert.convert("hf", "project", str(tmp_path / "hf"), str(tmp_path / "project"))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "albert.convert",
+            "--from",
+            "project",
+            "--to",
+            "google",
+            "--input",
+            str(tmp_path / "project" / "ckpt-0"),
+            "--config",
+            str(tmp_path / "project" / "albert_config.json"),
+            "--output",
+            str(tmp_path / "back"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    back = tf.train.load_checkpoint(str(tmp_path / "back" / "model.ckpt-best"))
+    for path, value in values.items():
+        np.testing.assert_array_equal(back.get_tensor(path), value.astype(np.float32), err_msg=path)
+    assert json.loads((tmp_path / "back" / "albert_config.json").read_text()) == TINY_ALBERT.to_dict()
+
+    failed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "albert.convert",
+            "--from",
+            "google",
+            "--to",
+            "hf",
+            "--input",
+            str(tmp_path / "none"),
+            "--config",
+            str(google / "albert_config.json"),
+            "--output",
+            str(tmp_path / "x"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in failed.stderr.splitlines() if line.startswith("albert.convert")]
+    assert failed.returncode == 1 and len(lines) == 1 and "checkpoint not found" in lines[0]

@@ -1,0 +1,109 @@
+"""Converts checkpoints between Google's TF1 layout, Hugging Face safetensors and this project.
+
+    python -m albert.convert --from google --to hf \\
+        --input albert_base/model.ckpt-best --config albert_base/albert_config.json --output out/albert_base_hf
+
+`--config` is Google's albert_config.json / bert_config.json or Hugging Face's config.json (for
+`--from hf` it defaults to the config.json beside the weights). The output directory gets the
+weights and the config in the target's format. Models with Google's pretraining heads
+(cls/predictions, cls/seq_relationship) keep them; encoder-only checkpoints convert as encoders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+from albert import checkpoints, modeling  # noqa: E402
+from albert.configs import AlbertConfig, BertConfig, ConfigError, load_config  # noqa: E402
+
+FORMATS = ("google", "hf", "project")
+_HF_ACTIVATIONS = {"gelu": "gelu_new", "gelu_erf": "gelu"}  # this project's names → Hugging Face's
+
+
+def hf_config(config: BertConfig) -> dict:
+    """Hugging Face's config.json for `config`."""
+    values = {k: v for k, v in config.to_dict().items() if k not in config.extra}
+    values["hidden_act"] = _HF_ACTIVATIONS.get(config.hidden_act, config.hidden_act)
+    values["model_type"] = config.model_type
+    values["layer_norm_eps"] = modeling.LAYER_NORM_EPSILON
+    values["architectures"] = ["AlbertForPreTraining" if config.model_type == "albert" else "BertForPreTraining"]
+    return values
+
+
+def _has_heads(source: str, path: str) -> bool:
+    if source == "hf":
+        from safetensors import safe_open
+
+        file = os.path.join(path, "model.safetensors") if os.path.isdir(path) else path
+        with safe_open(file, "np") as f:
+            return any("predictions." in k for k in f.keys())
+    names = [n for n, _ in tf.train.list_variables(checkpoints.checkpoint_prefix(path))]
+    # Google's name, or the object path of this project's MLM head (…/predictions/output_bias/…)
+    return any("cls/predictions" in n or "/predictions/" in n for n in names)
+
+
+def convert(source: str, target: str, input_path: str, output_dir: str, config_path: str | None = None) -> str:
+    """Converts `input_path` (format `source`) into `output_dir` (format `target`)."""
+    if source not in FORMATS or target not in FORMATS:
+        raise ValueError(f"formats are {', '.join(FORMATS)}; got --from {source} --to {target}")
+    if config_path is None and source == "hf":
+        config_path = os.path.join(
+            input_path if os.path.isdir(input_path) else os.path.dirname(input_path), "config.json"
+        )
+    if not config_path:
+        raise ConfigError("--config", "not given; pass albert_config.json, bert_config.json or config.json")
+    with open(config_path, encoding="utf-8") as f:
+        is_hf_config = "model_type" in json.load(f)
+    config = checkpoints.config_from_hf(config_path) if is_hf_config else load_config(config_path)
+    with_heads = _has_heads(source, input_path)
+    model = modeling.create_pretraining_model(config) if with_heads else modeling.create_encoder(config)
+
+    if source == "google":
+        checkpoints.load_google_checkpoint(model, input_path)
+    elif source == "hf":
+        checkpoints.load_hf_checkpoint(model, input_path, config.model_type)
+    else:
+        from albert.training import restore_model_weights
+
+        restore_model_weights(model, input_path)
+
+    os.makedirs(output_dir, exist_ok=True)
+    if target == "google":
+        name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
+        config.to_json_file(os.path.join(output_dir, name))
+        return checkpoints.save_google_checkpoint(model, os.path.join(output_dir, "model.ckpt-best"))
+    if target == "hf":
+        with open(os.path.join(output_dir, "config.json"), "w", encoding="utf-8") as f:
+            json.dump(hf_config(config), f, indent=2)
+        return checkpoints.save_hf_checkpoint(model, output_dir, config.model_type)
+    name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
+    config.to_json_file(os.path.join(output_dir, name))
+    return tf.train.Checkpoint(model=model).write(os.path.join(output_dir, "ckpt-0"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--from", dest="source", required=True, choices=FORMATS)
+    parser.add_argument("--to", dest="target", required=True, choices=FORMATS)
+    parser.add_argument("--input", required=True, help="checkpoint prefix, .safetensors file or directory")
+    parser.add_argument("--output", required=True, help="output directory")
+    parser.add_argument("--config", help="albert_config.json, bert_config.json or Hugging Face config.json")
+    args = parser.parse_args(argv)
+    try:
+        written = convert(args.source, args.target, args.input, args.output, args.config)
+    except (checkpoints.CheckpointError, ConfigError, OSError, ValueError) as err:
+        print(f"albert.convert: error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
