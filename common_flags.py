@@ -25,7 +25,12 @@ def define_common_flags(*, optimizer: str, learning_rate: float, save_checkpoint
         "Google's albert_config.json / bert_config.json, or a variant name such as albert_base_v2 or tiny.",
     )
     flags.DEFINE_enum("model_type", "albert", ["albert", "bert"], "Architecture of --albert_config_file.")
-    flags.DEFINE_string("init_checkpoint", None, "Start from this checkpoint (a prefix, or a directory: its newest).")
+    flags.DEFINE_string(
+        "init_checkpoint",
+        None,
+        "Start from this checkpoint: a prefix, a directory (its newest), or a released model's name "
+        "(albert_base_v2, …; downloaded once).",
+    )
     flags.DEFINE_bool("do_train", True, "Train.")
     flags.DEFINE_bool("do_eval", False, "Evaluate.")
     flags.DEFINE_enum("optimizer", optimizer, list(OPTIMIZERS), "Optimizer.")

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from albert import checkpoints
+from albert import checkpoints, pretrained
 from albert.modeling import select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.precision import LossScale
@@ -297,7 +297,9 @@ def write_scalar(name: str, value: float) -> None:
 def restore_model_weights(model: keras.Model, path: str) -> None:
     """Loads into `model` the weights of a checkpoint of this project (its `model` entry) or of
     a Google TF1 checkpoint (`bert/...` names, e.g. a released `model.ckpt-best`); a directory
-    means its newest checkpoint. Every variable of `model` must be found."""
+    means its newest checkpoint, and a released model's name (`albert_base_v2`) its cached,
+    downloaded-once `model.ckpt-best`. Every variable of `model` must be found."""
+    path = pretrained.resolve_checkpoint(path)
     if os.path.isdir(path):
         latest = tf.train.latest_checkpoint(path)
         if latest is None:
