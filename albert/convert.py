@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,6 +25,12 @@ from albert import checkpoints, modeling  # noqa: E402
 from albert.configs import AlbertConfig, BertConfig, ConfigError, load_config  # noqa: E402
 
 FORMATS = ("google", "hf", "project")
+# Tokenizer files beside the weights, by format: a SentencePiece model (ALBERT), a vocab.txt (BERT).
+TOKENIZER_FILES = {
+    "google": ("30k-clean.model", "vocab.txt"),
+    "hf": ("spiece.model", "vocab.txt"),
+    "project": ("30k-clean.model", "vocab.txt"),
+}
 _HF_ACTIVATIONS = {"gelu": "gelu_new", "gelu_erf": "gelu"}  # this project's names → Hugging Face's
 
 
@@ -75,6 +82,7 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
         restore_model_weights(model, input_path)
 
     os.makedirs(output_dir, exist_ok=True)
+    _copy_tokenizer_files(source, target, input_path, output_dir)
     if target == "google":
         name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
         config.to_json_file(os.path.join(output_dir, name))
@@ -86,6 +94,14 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
     name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
     config.to_json_file(os.path.join(output_dir, name))
     return tf.train.Checkpoint(model=model).write(os.path.join(output_dir, "ckpt-0"))
+
+
+def _copy_tokenizer_files(source: str, target: str, input_path: str, output_dir: str) -> None:
+    directory = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
+    for found, wanted in zip(TOKENIZER_FILES[source], TOKENIZER_FILES[target]):
+        candidate = os.path.join(directory, found)
+        if os.path.exists(candidate):
+            shutil.copyfile(candidate, os.path.join(output_dir, wanted))
 
 
 def main(argv: list[str] | None = None) -> int:

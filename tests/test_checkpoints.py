@@ -177,12 +177,14 @@ def test_convert_google_to_hf_to_project_and_back(tmp_path):
     google = tmp_path / "google"
     checkpoints.save_google_checkpoint(model, str(google / "model.ckpt-best"))
     TINY_ALBERT.to_json_file(google / "albert_config.json")
+    (google / "30k-clean.model").write_bytes(b"a sentencepiece model")
 
     convert.convert(
         "google", "hf", str(google / "model.ckpt-best"), str(tmp_path / "hf"), str(google / "albert_config.json")
     )
     hf = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert hf["model_type"] == "albert" and hf["hidden_act"] == "gelu_new"  # Google's gelu is HF's gelu_new
+    assert (tmp_path / "hf" / "spiece.model").read_bytes() == b"a sentencepiece model"  # HF's tokenizer file name
     convert.convert("hf", "project", str(tmp_path / "hf"), str(tmp_path / "project"))
     result = subprocess.run(
         [
@@ -210,6 +212,7 @@ def test_convert_google_to_hf_to_project_and_back(tmp_path):
     for path, value in values.items():
         np.testing.assert_array_equal(back.get_tensor(path), value.astype(np.float32), err_msg=path)
     assert json.loads((tmp_path / "back" / "albert_config.json").read_text()) == TINY_ALBERT.to_dict()
+    assert (tmp_path / "back" / "30k-clean.model").read_bytes() == b"a sentencepiece model"
 
     failed = subprocess.run(
         [
