@@ -50,6 +50,8 @@ def main(argv: list[str]) -> int:
     seq, predictions = FLAGS.max_seq_length, FLAGS.max_predictions_per_seq
     config = common_flags.model_config(seq)
     common_flags.check_batch(FLAGS.train_batch_size, "--train_batch_size")
+    if (FLAGS.do_train or not FLAGS.eval_file) and not FLAGS.input_file:
+        raise InputError("--input_file is required (training records, or the evaluation records without --eval_file)")
     train_files = expand_input_patterns(FLAGS.input_file) if FLAGS.do_train else []
     eval_files = expand_input_patterns(FLAGS.eval_file or FLAGS.input_file) if FLAGS.do_eval else []
     check_pretraining_records(sorted(set(train_files + eval_files)), seq, predictions)

@@ -240,7 +240,7 @@ class WordPieceTokenizer:
         if not os.path.isfile(vocab_file):
             raise TokenizerError(f"{vocab_file}: vocabulary not found; pass --vocab_file")
         with open(vocab_file, encoding="utf-8") as f:
-            self.pieces = [line.rstrip("\n") for line in f]
+            self.pieces = [line.rstrip("\r\n") for line in f]
         self.vocab = {piece: i for i, piece in enumerate(self.pieces)}
         self.vocab_file = vocab_file
         self.do_lower_case = do_lower_case

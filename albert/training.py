@@ -60,6 +60,10 @@ def make_train_step(
     variables = model.trainable_variables
     optimizer.build(variables)
 
+    # Variables that get no gradient (e.g. a pooler under a span head) are left out of the update:
+    # Google's optimizers skip them, while a zero gradient would still decay them. Known at trace time.
+    no_gradient: set[int] = set()
+
     def gradients(micro_batch: dict, denominators: dict | None):
         with tf.GradientTape() as tape:
             outputs = model(select_inputs(model, micro_batch), training=True)
@@ -69,6 +73,7 @@ def make_train_step(
                 loss, metrics = loss_fn(outputs, micro_batch, denominators)
             scaled_loss = loss_scale.scale(loss)
         grads = tape.gradient(scaled_loss, variables)
+        no_gradient.update(i for i, g in enumerate(grads) if g is None)
         # Embedding gradients arrive as IndexedSlices; LAMB's norms and accumulation need them dense.
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
         return loss, metrics, grads
@@ -85,7 +90,8 @@ def make_train_step(
         grads, grad_norm = clip_by_global_norm(grads, clip_norm)
 
         def apply() -> tf.Tensor:
-            optimizer.apply(grads, variables)
+            used = [i for i in range(len(variables)) if i not in no_gradient]
+            optimizer.apply([grads[i] for i in used], [variables[i] for i in used])
             return tf.constant(True)
 
         tf.cond(finite, apply, lambda: tf.constant(False))
@@ -138,6 +144,11 @@ class LoopConfig:
     keep_checkpoint_max: int = 5
     log_steps: int = 100
     is_chief: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("num_train_steps", "batch_size", "save_checkpoints_steps", "keep_checkpoint_max", "log_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
 def format_metrics(metrics: dict[str, float], names: Sequence[str]) -> str:
@@ -219,7 +230,14 @@ def train(
         step_counter=global_step,
     )
     if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        try:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        except (AssertionError, ValueError, tf.errors.OpError) as err:
+            raise TrainingError(
+                f"{manager.latest_checkpoint}: cannot resume, it was written with other settings "
+                f"({str(err).splitlines()[0][:120]}); "
+                "rerun with the same flags (e.g. --data_type) or a new --output_dir"
+            ) from None
         log(f"resuming from {manager.latest_checkpoint} at step {int(global_step)}")
     elif init_checkpoint:
         restore_model_weights(model, init_checkpoint)
@@ -294,43 +312,42 @@ def write_scalar(name: str, value: float) -> None:
     tf.summary.write(name, tf.constant(value, tf.float32), metadata=metadata.SerializeToString())
 
 
-def restore_model_weights(model: keras.Model, path: str) -> None:
+def _resolve(path: str) -> str:
+    """A checkpoint prefix from a prefix, a prefix + `.index`, a directory (its newest, or the
+    single checkpoint of a Google tarball), or a released model's name."""
+    try:
+        return checkpoints.checkpoint_prefix(pretrained.resolve_checkpoint(path))
+    except checkpoints.CheckpointError as err:
+        raise TrainingError(str(err)) from None
+
+
+def restore_model_weights(model: keras.Model, path: str) -> str:
     """Loads into `model` the weights of a checkpoint of this project (its `model` entry) or of
-    a Google TF1 checkpoint (`bert/...` names, e.g. a released `model.ckpt-best`); a directory
-    means its newest checkpoint, and a released model's name (`albert_base_v2`) its cached,
-    downloaded-once `model.ckpt-best`. Every variable of `model` must be found."""
-    path = pretrained.resolve_checkpoint(path)
-    if os.path.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
-        if latest is None:
-            raise TrainingError(
-                f"{path}: no checkpoint in this directory; pass a checkpoint prefix such as {path}/ckpt-1000"
-            )
-        path = latest
-    if path.endswith(".index"):
-        path = path[: -len(".index")]
-    if not tf.io.gfile.exists(path + ".index"):
-        raise TrainingError(f"{path}: checkpoint not found (expected {path}.index); pass the prefix without .index")
+    a Google TF1 checkpoint (`bert/...` names, e.g. a released `model.ckpt-best`). `path` is a
+    prefix, a directory (its newest checkpoint) or a released model's name (`albert_base_v2`,
+    downloaded once). Every variable of `model` must be found. Returns the prefix read."""
+    path = _resolve(path)
     names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
     if any(name.endswith("bert/embeddings/word_embeddings") for name in names):
         checkpoints.load_google_checkpoint(model, path)
-        return
+        return path
     status = tf.train.Checkpoint(model=model).read(path)
     status.assert_existing_objects_matched().expect_partial()
+    return path
 
 
 def restore_for_evaluation(model: keras.Model, output_dir: str, init_checkpoint: str | None = None) -> int:
     """Loads the newest checkpoint of `output_dir` (else `init_checkpoint`) into `model`;
-    returns its global step (0 for an init checkpoint without one)."""
+    returns its global step (0 when it has none)."""
     path = tf.train.latest_checkpoint(output_dir) or init_checkpoint
     if not path:
         raise TrainingError(f"{output_dir}: no checkpoint to evaluate; train first or pass --init_checkpoint")
-    restore_model_weights(model, path)
-    if os.path.isdir(path):
-        path = tf.train.latest_checkpoint(path)
+    path = restore_model_weights(model, path)
     reader = tf.train.load_checkpoint(path)
-    key = "global_step/.ATTRIBUTES/VARIABLE_VALUE"
-    return int(reader.get_tensor(key)) if reader.has_tensor(key) else 0
+    for key in ("global_step/.ATTRIBUTES/VARIABLE_VALUE", "global_step"):  # this project's, Google's
+        if reader.has_tensor(key):
+            return int(reader.get_tensor(key))
+    return 0
 
 
 def evaluate(

@@ -84,6 +84,11 @@ def test_check_records_reports_the_file_and_the_flag(tmp_path):
         check_pretraining_records([str(junk)], S, P)
 
 
+def test_file_names_with_glob_characters(tmp_path):
+    path = google_style_file(tmp_path / "part[1].tfrecord", 0, 3)
+    assert len(record_ids(make_pretraining_dataset(path, 2, S, P, is_training=False))) == 3
+
+
 def test_missing_input_is_a_clear_error(tmp_path):
     with pytest.raises(InputError, match="no input file matches"):
         make_pretraining_dataset(str(tmp_path / "none-*"), 4, S, P)

