@@ -28,7 +28,7 @@ from albert.configs import AlbertConfig, BertConfig
 PRETRAINING_HEADS = (r"^cls/predictions/", r"^cls/seq_relationship/")
 
 # Checkpoint entries that are not weights: Adam/LAMB slots and the step.
-_SKIPPED = re.compile(r"(/adam_[mv]$|^global_step$|/Adam(_1)?$|^bad_steps$|^loss_scale$|^good_steps$)")
+_SKIPPED = re.compile(r"(/adam_[mv]$|/Adam(_1)?$|^global_step$)")
 
 
 class CheckpointError(ValueError):

@@ -108,6 +108,7 @@ def masked_word_runs(instance: Instance, longest: int) -> list[int]:
     return counts
 
 
+_FEATURE_NAMES = tuple(pretraining_features(1, 1))  # the names do not depend on the lengths
 _FLOAT_ONE = np.float32(1.0).tobytes()
 _FLOAT_ZERO = np.float32(0.0).tobytes()
 
@@ -118,9 +119,7 @@ def serialize_instance(instance: Instance, max_seq_length: int, max_predictions_
     p = len(instance.masked_lm_positions)
     pad, pad_p = b"\x00" * (max_seq_length - n), b"\x00" * (max_predictions_per_seq - p)
     varints = tfrecord.encode_varints
-    (input_ids, input_mask, segment_ids, token_boundary, positions, masked_ids, weights, labels) = pretraining_features(
-        max_seq_length, max_predictions_per_seq
-    )
+    (input_ids, input_mask, segment_ids, token_boundary, positions, masked_ids, weights, labels) = _FEATURE_NAMES
     example = tfrecord.encode_example(
         {
             input_ids: tfrecord.packed_int64_feature(varints(instance.tokens) + pad),
