@@ -272,38 +272,3 @@ def save_hf_checkpoint(model: keras.Model, path: str, model_type: str) -> str:
         tensors[name] = np.ascontiguousarray(value.T if transpose else value)
     save_file(tensors, path)
     return path
-
-
-# ----------------------------------------------------------------------------------------------
-# SavedModel
-# ----------------------------------------------------------------------------------------------
-
-
-class _Serving(tf.Module):
-    def __init__(self, model: keras.Model):
-        super().__init__()
-        self.model = model
-        spec = tf.TensorSpec([None, None], tf.int32)
-        self.serve = tf.function(
-            lambda input_ids, input_mask, segment_ids: model(
-                {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}, training=False
-            ),
-            input_signature=[spec, spec, spec],
-        )
-
-
-def export_saved_model(model: keras.Model, directory: str) -> str:
-    """Exports a classifier, span or encoder model as a SavedModel whose `serving_default`
-    signature takes int32 `input_ids`, `input_mask`, `segment_ids` [batch, length] and returns the
-    model's outputs (e.g. `logits`, or `start_logits` and `end_logits`); load it with plain
-    `tf.saved_model.load`. Written to a temporary directory and renamed when complete."""
-    directory = os.fspath(directory)
-    tmp = f"{directory}.tmp-{os.getpid()}"
-    serving = _Serving(model)
-    tf.saved_model.save(serving, tmp, signatures={"serving_default": serving.serve})
-    if os.path.exists(directory):
-        import shutil
-
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
-    return directory

@@ -1,0 +1,31 @@
+"""Fine-tuning inputs from token ids: `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated the
+way Google's `run_classifier.py` does (`_truncate_seq_pair`: drop the last token of the longer
+text until the pair fits; on a tie, of the second). One home for the rule, used by the
+fine-tuning data and by the raw-text serving signature (`albert.serving`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def truncated_lengths(length_a: int, length_b: int, budget: int) -> tuple[int, int]:
+    """Lengths `_truncate_seq_pair` keeps of texts of `length_a` and `length_b` tokens when at most
+    `budget` tokens fit. Popping the longer text one token at a time ends with the shorter one kept
+    whole when it fits in half the budget, and otherwise both at half (the first gets the odd one);
+    the closed form below is that end state (and `albert.serving` computes it in-graph)."""
+    kept_a = min(length_a, budget - min(length_b, budget // 2))
+    return kept_a, min(length_b, budget - kept_a)
+
+
+def pack_inputs(
+    ids_a: Sequence[int], ids_b: Sequence[int] | None, max_seq_length: int, cls_id: int, sep_id: int
+) -> tuple[list[int], list[int]]:
+    """(`input_ids`, `segment_ids`), unpadded: `[CLS] a [SEP]` (segment 0) and `b [SEP]` (segment 1)
+    when there is a second text, truncated to `max_seq_length` tokens in all."""
+    if ids_b is None:
+        ids_a = list(ids_a[: max_seq_length - 2])
+        return [cls_id, *ids_a, sep_id], [0] * (len(ids_a) + 2)
+    kept_a, kept_b = truncated_lengths(len(ids_a), len(ids_b), max_seq_length - 3)
+    first = [cls_id, *ids_a[:kept_a], sep_id]
+    second = [*ids_b[:kept_b], sep_id]
+    return first + second, [0] * len(first) + [1] * len(second)
