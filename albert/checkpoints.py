@@ -22,10 +22,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert.configs import AlbertConfig, BertConfig
+from albert.configs import AlbertConfig, BertConfig, load_config
 
-# Google's pretraining heads, unused when a pretraining checkpoint starts a fine-tuning model.
+# Google's pretraining heads, unused when a pretraining checkpoint starts a fine-tuning model;
+# Hugging Face's names for them (BERT, ALBERT).
 PRETRAINING_HEADS = (r"^cls/predictions/", r"^cls/seq_relationship/")
+HF_PRETRAINING_HEADS = (r"^cls\.", r"^predictions\.", r"^sop_classifier\.")
 
 # Checkpoint entries that are not weights: Adam/LAMB slots and the step.
 _SKIPPED = re.compile(r"(/adam_[mv]$|/Adam(_1)?$|^global_step$)")
@@ -220,10 +222,30 @@ def config_from_hf(path: str) -> BertConfig:
     return BertConfig.from_dict({**common, "hidden_act": act}, source=path)
 
 
-def load_hf_checkpoint(model: keras.Model, path: str, model_type: str) -> None:
+def load_model_config(path: str, model_type: str | None = None) -> BertConfig:
+    """A config from Google's albert_config.json / bert_config.json (`model_type`, or guessed from
+    the keys) or from a Hugging Face config.json (it names its `model_type`)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            is_hf = "model_type" in json.load(f)
+    except (OSError, ValueError):
+        is_hf = False  # load_config gives the one-line error
+    return config_from_hf(path) if is_hf else load_config(path, model_type)
+
+
+def load_hf_checkpoint(
+    model: keras.Model,
+    path: str,
+    model_type: str,
+    *,
+    allow_missing: Iterable[str] = (),
+    allow_unused: Iterable[str] = (),
+) -> None:
     """Fills `model` from a Hugging Face `model.safetensors` (or the directory holding it),
     strictly. Names may carry the `bert.`/`albert.` prefix of the task models or not (bare
-    `BertModel` exports); tied decoder weights and position ids are not weights of their own."""
+    `BertModel` exports); tied decoder weights and position ids are not weights of their own.
+    `allow_missing` (model paths) and `allow_unused` (Hugging Face names) are regular
+    expressions, as for `load_google_checkpoint`."""
     from safetensors.numpy import load_file
 
     if os.path.isdir(path):
@@ -233,14 +255,18 @@ def load_hf_checkpoint(model: keras.Model, path: str, model_type: str) -> None:
     tensors = load_file(path)
     root = "albert." if model_type == "albert" else "bert."
     bare = not any(k.startswith(root) for k in tensors)
-    unused = {k for k in tensors if not k.endswith(("position_ids", "decoder.weight", "decoder.bias"))}
+    ignorable = [re.compile(p) for p in allow_unused]
+    not_weights = ("position_ids", "decoder.weight", "decoder.bias")
+    unused = {k for k in tensors if not k.endswith(not_weights) and not any(p.search(k) for p in ignorable)}
+    optional = [re.compile(p) for p in allow_missing]
     missing, mismatched = [], []
     for variable in _model_variables(model):
         name, transpose = hf_name(variable.path, model_type)
         if bare and name.startswith(root):
             name = name[len(root) :]
         if name not in tensors:
-            missing.append(name)
+            if not any(p.search(variable.path) for p in optional):
+                missing.append(name)
             continue
         value = tensors[name].T if transpose else tensors[name]
         if tuple(value.shape) != tuple(variable.shape):

@@ -22,7 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from albert import checkpoints, modeling  # noqa: E402
-from albert.configs import AlbertConfig, BertConfig, ConfigError, load_config  # noqa: E402
+from albert.configs import AlbertConfig, BertConfig, ConfigError  # noqa: E402
+from albert.training import restore_model_weights, save_model_weights, stored_layers  # noqa: E402
 
 FORMATS = ("google", "hf", "project")
 # Tokenizer files beside the weights, by format: a SentencePiece model (ALBERT), a vocab.txt (BERT).
@@ -51,9 +52,10 @@ def _has_heads(source: str, path: str) -> bool:
         file = os.path.join(path, "model.safetensors") if os.path.isdir(path) else path
         with safe_open(file, "np") as f:
             return any("predictions." in k for k in f.keys())
-    names = [n for n, _ in tf.train.list_variables(checkpoints.checkpoint_prefix(path))]
-    # Google's name, or the object path of this project's MLM head (…/predictions/output_bias/…)
-    return any("cls/predictions" in n or "/predictions/" in n for n in names)
+    prefix = checkpoints.checkpoint_prefix(path)
+    if source == "project":
+        return "cls" in stored_layers(prefix)
+    return any("cls/predictions" in n for n, _ in tf.train.list_variables(prefix))
 
 
 def convert(source: str, target: str, input_path: str, output_dir: str, config_path: str | None = None) -> str:
@@ -66,9 +68,7 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
         )
     if not config_path:
         raise ConfigError("--config", "not given; pass albert_config.json, bert_config.json or config.json")
-    with open(config_path, encoding="utf-8") as f:
-        is_hf_config = "model_type" in json.load(f)
-    config = checkpoints.config_from_hf(config_path) if is_hf_config else load_config(config_path)
+    config = checkpoints.load_model_config(config_path)
     with_heads = _has_heads(source, input_path)
     model = modeling.create_pretraining_model(config) if with_heads else modeling.create_encoder(config)
 
@@ -77,8 +77,6 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
     elif source == "hf":
         checkpoints.load_hf_checkpoint(model, input_path, config.model_type)
     else:
-        from albert.training import restore_model_weights
-
         restore_model_weights(model, input_path)
 
     os.makedirs(output_dir, exist_ok=True)
@@ -93,7 +91,7 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
         return checkpoints.save_hf_checkpoint(model, output_dir, config.model_type)
     name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
     config.to_json_file(os.path.join(output_dir, name))
-    return tf.train.Checkpoint(model=model).write(os.path.join(output_dir, "ckpt-0"))
+    return save_model_weights(model, os.path.join(output_dir, "ckpt-0"))
 
 
 def _copy_tokenizer_files(source: str, target: str, input_path: str, output_dir: str) -> None:

@@ -40,8 +40,10 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
     by the linear warmup `learning_rate · step / num_warmup_steps`.
 
     As in Google's code the decay is counted from step 0, not from the end of warmup, and the
-    first step (step 0) has learning rate 0 when there is a warmup. `step` is the number of
-    optimizer updates already applied.
+    first step (step 0) has learning rate 0 when there is a warmup. With `decay_after_warmup`
+    the decay runs from the end of warmup instead (NVIDIA's and Hugging Face's schedules: the
+    peak is reached, then decays to `end_learning_rate` at `num_train_steps`). `step` is the
+    number of optimizer updates already applied.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
         num_warmup_steps: int = 0,
         end_learning_rate: float = 0.0,
         power: float = 1.0,
+        decay_after_warmup: bool = False,
     ):
         if num_train_steps < 1:
             raise ValueError(f"num_train_steps must be at least 1, got {num_train_steps}")
@@ -61,10 +64,15 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
         self.num_warmup_steps = int(num_warmup_steps)
         self.end_learning_rate = float(end_learning_rate)
         self.power = float(power)
+        self.decay_after_warmup = bool(decay_after_warmup) and 0 < num_warmup_steps < num_train_steps
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
-        progress = tf.minimum(step, self.num_train_steps) / self.num_train_steps
+        if self.decay_after_warmup:
+            decay_steps = self.num_train_steps - self.num_warmup_steps
+            progress = tf.clip_by_value((step - self.num_warmup_steps) / decay_steps, 0.0, 1.0)
+        else:
+            progress = tf.minimum(step, self.num_train_steps) / self.num_train_steps
         decayed = (self.learning_rate - self.end_learning_rate) * tf.pow(
             1.0 - progress, self.power
         ) + self.end_learning_rate
@@ -80,6 +88,7 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
             "num_warmup_steps": self.num_warmup_steps,
             "end_learning_rate": self.end_learning_rate,
             "power": self.power,
+            "decay_after_warmup": self.decay_after_warmup,
         }
 
 
@@ -97,6 +106,8 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         weight_decay_rate: λ (0.01 in Google's scripts).
         beta_1, beta_2, epsilon: Adam's constants (0.9, 0.999, 1e-6).
         exclude_from_weight_decay: regular expressions searched in variable paths.
+        bias_correction: divide m and v by 1 − β^t as Adam does (PyTorch's and Hugging Face's
+            AdamW, NVIDIA's LAMB); Google's optimizers do not.
     """
 
     layer_adaptation = False
@@ -110,6 +121,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         epsilon: float = 1e-6,
         exclude_from_weight_decay: Sequence[str] = EXCLUDE_FROM_WEIGHT_DECAY,
         exclude_from_layer_adaptation: Sequence[str] | None = None,
+        bias_correction: bool = False,
         name: str = "adam_weight_decay",
         **kwargs,
     ):
@@ -119,6 +131,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.bias_correction = bias_correction
         self.exclude_from_weight_decay = tuple(exclude_from_weight_decay)
         self.exclude_from_layer_adaptation = tuple(
             self.exclude_from_weight_decay if exclude_from_layer_adaptation is None else exclude_from_layer_adaptation
@@ -145,7 +158,11 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         gradient = tf.cast(gradient, variable.dtype)
         self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * gradient)
         self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * tf.square(gradient))
-        update = m / (tf.sqrt(v) + self.epsilon)
+        if self.bias_correction:
+            t = tf.cast(self.iterations + 1, variable.dtype)
+            update = (m / (1.0 - self.beta_1**t)) / (tf.sqrt(v / (1.0 - self.beta_2**t)) + self.epsilon)
+        else:
+            update = m / (tf.sqrt(v) + self.epsilon)
         if self._decay[index]:
             update += self.weight_decay_rate * variable
         if self._adapt[index]:
@@ -162,6 +179,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             beta_1=self.beta_1,
             beta_2=self.beta_2,
             epsilon=self.epsilon,
+            bias_correction=self.bias_correction,
             exclude_from_weight_decay=list(self.exclude_from_weight_decay),
             exclude_from_layer_adaptation=list(self.exclude_from_layer_adaptation),
         )
@@ -186,13 +204,19 @@ def create_optimizer(
     beta_1: float = 0.9,
     beta_2: float = 0.999,
     epsilon: float = 1e-6,
+    bias_correction: bool = False,
 ) -> AdamWeightDecay:
     """`lamb` (pretraining) or `adamw` (fine-tuning) with Google's exclusions."""
     classes = {"lamb": Lamb, "adamw": AdamWeightDecay}
     if name not in classes:
         raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
     return classes[name](
-        learning_rate=learning_rate, weight_decay_rate=weight_decay_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon
+        learning_rate=learning_rate,
+        weight_decay_rate=weight_decay_rate,
+        beta_1=beta_1,
+        beta_2=beta_2,
+        epsilon=epsilon,
+        bias_correction=bias_correction,
     )
 
 

@@ -26,6 +26,9 @@ class PretrainingSettings:
     learning_rate: float = 0.00176
     poly_power: float = 1.0
     optimizer: str = "lamb"
+    adam_bias_correction: bool = False
+    adam_epsilon: float = 1e-6
+    decay_after_warmup: bool = False
     data_type: str = "fp32"
     gradient_accumulation_steps: int = 1
     xla: bool = False
@@ -54,12 +57,18 @@ def pretrain(
     """Trains `model` (from `create_model`) on the records, resuming in `output_dir`."""
     s = settings
     schedule = optimization.WarmupPolynomialDecay(
-        s.learning_rate, s.num_train_steps, s.num_warmup_steps, power=s.poly_power
+        s.learning_rate,
+        s.num_train_steps,
+        s.num_warmup_steps,
+        power=s.poly_power,
+        decay_after_warmup=s.decay_after_warmup,
     )
     return training.train(
         model,
         losses.pretraining_loss,
-        optimization.create_optimizer(s.optimizer, schedule),
+        optimization.create_optimizer(
+            s.optimizer, schedule, bias_correction=s.adam_bias_correction, epsilon=s.adam_epsilon
+        ),
         make_pretraining_dataset(
             list(train_files), s.train_batch_size, s.max_seq_length, s.max_predictions_per_seq, seed=s.random_seed
         ),

@@ -21,6 +21,7 @@ Both share one interface: `tokenize` (pieces), `encode` / `encode_batch` (ids),
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import unicodedata
@@ -34,6 +35,13 @@ _DIGIT_COMMA = re.compile(r"\d,")
 
 class TokenizerError(ValueError):
     """A vocabulary file that cannot be used; the message is one line."""
+
+
+def _fingerprint(path: str, *settings) -> str:
+    digest = hashlib.sha256(repr(settings).encode())
+    with open(path, "rb") as f:
+        digest.update(f.read())
+    return digest.hexdigest()
 
 
 def preprocess_text(text: str, lower: bool = True, remove_space: bool = True, normalize_quotes: bool = False) -> str:
@@ -81,6 +89,10 @@ class SentencePieceTokenizer:
         self.cls_id = self._special("[CLS]")
         self.sep_id = self._special("[SEP]")
         self.mask_id = self._special("[MASK]")
+
+    def fingerprint(self) -> str:
+        """Identifies the ids this tokenizer gives (for feature caches)."""
+        return _fingerprint(self.model_file, "sentencepiece", self.do_lower_case, self.normalize_quotes)
 
     def _special(self, piece: str) -> int:
         index = self.sp.piece_to_id(piece)
@@ -255,6 +267,10 @@ class WordPieceTokenizer:
             if piece not in self.vocab:
                 raise TokenizerError(f"{vocab_file}: the vocabulary has no {piece} entry")
             setattr(self, name, self.vocab[piece])
+
+    def fingerprint(self) -> str:
+        """Identifies the ids this tokenizer gives (for feature caches)."""
+        return _fingerprint(self.vocab_file, "wordpiece", self.do_lower_case)
 
     def _wordpiece(self, word: str) -> list[str]:
         if len(word) > self.max_chars_per_word:

@@ -177,3 +177,32 @@ def test_resuming_with_other_settings_is_a_clear_error(tmp_path, sample_records)
             loss_scale=precision.create_loss_scale("fp16"),
             log=lambda line: None,
         )
+
+
+def encoder_weights(model):
+    return {v.path: v.numpy() for v in model.weights if v.path.startswith("bert/")}
+
+
+@pytest.mark.parametrize("source_format", ["project", "google", "hf"])
+def test_a_fine_tuning_model_starts_from_a_pretrained_encoder(tmp_path, source_format):
+    from albert import checkpoints
+
+    pretrained = modeling.create_pretraining_model(TINY, P)
+    for variable in pretrained.weights:  # values unlike any initialisation
+        variable.assign(np.random.default_rng(len(variable.path)).standard_normal(variable.shape))
+    path = {
+        "project": lambda: training.save_model_weights(pretrained, str(tmp_path / "ckpt-1")),
+        "google": lambda: checkpoints.save_google_checkpoint(pretrained, str(tmp_path / "model.ckpt-best")),
+        "hf": lambda: checkpoints.save_hf_checkpoint(pretrained, str(tmp_path / "model.safetensors"), "albert"),
+    }[source_format]()
+    classifier = modeling.create_classifier_model(TINY, num_labels=3)
+    head = [v.numpy() for v in classifier.get_layer("classifier").weights]
+    with pytest.raises((training.TrainingError, checkpoints.CheckpointError), match="classifier|output_weights"):
+        training.restore_model_weights(classifier, path)  # the head is not in the checkpoint
+    training.restore_model_weights(classifier, path, new_heads=True)
+    expected = encoder_weights(pretrained)
+    assert encoder_weights(classifier).keys() == expected.keys()
+    for name, value in encoder_weights(classifier).items():
+        np.testing.assert_array_equal(value, expected[name], err_msg=name)
+    for before, after in zip(head, classifier.get_layer("classifier").weights):
+        np.testing.assert_array_equal(before, after.numpy())  # the new head is left as initialised

