@@ -96,6 +96,21 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
     return any(re.search(p, path) for p in patterns)
 
 
+@tf.function(jit_compile=True)
+def _update(gradient, m, v, w, lr, correction_1, correction_2, *, beta_1, beta_2, epsilon, weight_decay_rate, adapt):
+    """One AdamW / LAMB step of one variable, compiled as one fused loop (the elementwise
+    operations would otherwise each make a pass over the variable). Returns the new m, v, w."""
+    m = beta_1 * m + (1.0 - beta_1) * gradient
+    v = beta_2 * v + (1.0 - beta_2) * tf.square(gradient)
+    update = (m / correction_1) / (tf.sqrt(v / correction_2) + epsilon)
+    if weight_decay_rate:
+        update += weight_decay_rate * w
+    if adapt:
+        w_norm, u_norm = tf.norm(w), tf.norm(update)
+        update *= tf.where(tf.logical_and(w_norm > 0.0, u_norm > 0.0), w_norm / tf.maximum(u_norm, 1e-30), 1.0)
+    return m, v, w - lr * update
+
+
 class AdamWeightDecay(keras.optimizers.Optimizer):
     """Google's `AdamWeightDecayOptimizer`: Adam without bias correction, with weight decay added
     to the update (not to the loss) except for variables whose path matches
@@ -154,23 +169,28 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate) -> None:
         index = self._get_variable_index(variable)
         m, v = self._m[index], self._v[index]
-        lr = tf.cast(learning_rate, variable.dtype)
-        gradient = tf.cast(gradient, variable.dtype)
-        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * gradient)
-        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * tf.square(gradient))
+        dtype = variable.dtype
         if self.bias_correction:
-            t = tf.cast(self.iterations + 1, variable.dtype)
-            update = (m / (1.0 - self.beta_1**t)) / (tf.sqrt(v / (1.0 - self.beta_2**t)) + self.epsilon)
+            t = tf.cast(self.iterations + 1, dtype)
+            corrections = (1.0 - tf.pow(tf.cast(self.beta_1, dtype), t), 1.0 - tf.pow(tf.cast(self.beta_2, dtype), t))
         else:
-            update = m / (tf.sqrt(v) + self.epsilon)
-        if self._decay[index]:
-            update += self.weight_decay_rate * variable
-        if self._adapt[index]:
-            w_norm = tf.norm(variable)
-            u_norm = tf.norm(update)
-            ratio = tf.where(tf.logical_and(w_norm > 0.0, u_norm > 0.0), w_norm / tf.maximum(u_norm, 1e-30), 1.0)
-            update *= ratio
-        self.assign_sub(variable, lr * update)
+            corrections = (tf.ones([], dtype), tf.ones([], dtype))
+        new_m, new_v, new_w = _update(
+            tf.cast(gradient, dtype),
+            tf.convert_to_tensor(m),
+            tf.convert_to_tensor(v),
+            tf.convert_to_tensor(variable),
+            tf.cast(learning_rate, dtype),
+            *corrections,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            weight_decay_rate=self.weight_decay_rate if self._decay[index] else 0.0,
+            adapt=self._adapt[index],
+        )
+        self.assign(m, new_m)
+        self.assign(v, new_v)
+        self.assign(variable, new_w)
 
     def get_config(self) -> dict:
         config = super().get_config()

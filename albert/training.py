@@ -251,7 +251,8 @@ def train(
     # and reads values back only when it logs or saves.
     names: list[str] = []
 
-    @tf.function(reduce_retracing=True)
+    # Traced once, for the dataset's shapes (batches padded to their longest share one graph).
+    @tf.function(input_signature=[dataset.element_spec])
     def packed_step(batch):
         metrics = step_fn(batch)
         names[:] = sorted(metrics)  # at trace time

