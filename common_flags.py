@@ -13,7 +13,9 @@ from absl import flags
 from albert import checkpoints, precision
 from albert.configs import VARIANTS, BertConfig, ConfigError, get_config
 from albert.optimization import OPTIMIZERS
+from albert.pretrained import DownloadError
 from albert.tokenization import create_tokenizer
+from albert.training import TrainingError
 
 FLAGS = flags.FLAGS
 
@@ -127,7 +129,12 @@ def check_batch(batch_size: int, flag: str) -> None:
         )
 
 
-def report_errors(script: str, main, errors: tuple[type[BaseException], ...]):
+# The project's errors with a one-line message: bad configs, inputs, tokenizers and checkpoints
+# are ValueErrors; a training run that cannot go on, a failed download.
+ERRORS = (ValueError, TrainingError, DownloadError)
+
+
+def report_errors(script: str, main, errors: tuple[type[BaseException], ...] = ERRORS):
     """`main` with the given errors printed as one line on stderr (exit status 1)."""
 
     def wrapped(argv):

@@ -24,11 +24,9 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import common_flags  # noqa: E402
-from albert import checkpoints, classifier, pretrained, serving, training  # noqa: E402
+from albert import classifier, serving, training  # noqa: E402
 from albert.configs import ConfigError  # noqa: E402
 from albert.data import glue  # noqa: E402
-from albert.data.documents import InputError  # noqa: E402
-from albert.tokenization import TokenizerError  # noqa: E402
 
 FLAGS = flags.FLAGS
 common_flags.define_common_flags(optimizer="adamw", learning_rate=5e-5, save_checkpoints_steps=1000)
@@ -120,18 +118,4 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["task_name", "data_dir", "output_dir", "albert_config_file"])
-    app.run(
-        common_flags.report_errors(
-            "run_classifier.py",
-            main,
-            (
-                ConfigError,
-                InputError,
-                TokenizerError,
-                training.TrainingError,
-                checkpoints.CheckpointError,
-                ValueError,
-                pretrained.DownloadError,
-            ),
-        )
-    )
+    app.run(common_flags.report_errors("run_classifier.py", main))

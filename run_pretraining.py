@@ -24,8 +24,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import common_flags  # noqa: E402
-from albert import pretrained, pretraining, training  # noqa: E402
-from albert.configs import ConfigError  # noqa: E402
+from albert import pretraining, training  # noqa: E402
 from albert.data.documents import InputError, expand_input_patterns  # noqa: E402
 from albert.data.pretraining import check_pretraining_records  # noqa: E402
 
@@ -74,10 +73,4 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     flags.mark_flags_as_required(["output_dir", "albert_config_file"])
-    app.run(
-        common_flags.report_errors(
-            "run_pretraining.py",
-            main,
-            (ConfigError, InputError, training.TrainingError, ValueError, pretrained.DownloadError),
-        )
-    )
+    app.run(common_flags.report_errors("run_pretraining.py", main))

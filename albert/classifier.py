@@ -16,44 +16,28 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert import losses, modeling, optimization, precision, training
+from albert import fine_tuning, losses, modeling, precision, training
 from albert.configs import BertConfig
 from albert.data import glue
+from albert.fine_tuning import FineTuningSettings
 
 BEST = "best"
 
 
 @dataclasses.dataclass
-class ClassifierSettings:
+class ClassifierSettings(FineTuningSettings):
     """Google's run_classifier.py settings (defaults are its flags' defaults).
 
     `num_train_epochs` / `warmup_proportion`, when given, replace `train_step` / `warmup_step`
     (steps = examples × epochs / batch, as Google's BERT computes them)."""
 
     task_name: str = "MRPC"
-    max_seq_length: int = 512
-    train_batch_size: int = 32
     eval_batch_size: int = 8
-    predict_batch_size: int = 8
-    learning_rate: float = 5e-5
     train_step: int = 1000
     warmup_step: int = 0
     num_train_epochs: float | None = None
     warmup_proportion: float | None = None
-    optimizer: str = "adamw"
-    weight_decay_rate: float = 0.01
-    adam_bias_correction: bool = False
-    adam_epsilon: float = 1e-6
-    decay_after_warmup: bool = False
     bucket_width: int = 8
-    poly_power: float = 1.0
-    data_type: str = "fp32"
-    gradient_accumulation_steps: int = 1
-    xla: bool = False
-    save_checkpoints_steps: int = 1000
-    keep_checkpoint_max: int = 5
-    log_steps: int = 100
-    random_seed: int = 12345
 
     def schedule(self, num_examples: int) -> tuple[int, int]:
         """(training steps, warmup steps)."""
@@ -119,9 +103,6 @@ def finetune(
     `<output_dir>/best/`. Returns the last logged training metrics."""
     s = settings
     steps, warmup = s.schedule(len(train_features))
-    schedule = optimization.WarmupPolynomialDecay(
-        s.learning_rate, steps, warmup, power=s.poly_power, decay_after_warmup=s.decay_after_warmup
-    )
 
     def on_save(step: int) -> None:
         results = {**evaluate(model, task, eval_features, s), "global_step": step}
@@ -131,37 +112,24 @@ def finetune(
         if best is None or results[task.main_metric] > best[task.main_metric]:
             save_best(model, output_dir, results)
 
-    return training.train(
+    dataset = glue.make_dataset(
+        train_features,
+        task,
+        s.train_batch_size,
+        is_training=True,
+        seed=s.random_seed,
+        max_seq_length=s.max_seq_length,
+        fixed_shapes=s.xla,
+        bucket_width=s.bucket_width,
+    )
+    return fine_tuning.train(
         model,
         _loss_fn(task),
-        optimization.create_optimizer(
-            s.optimizer,
-            schedule,
-            weight_decay_rate=s.weight_decay_rate,
-            bias_correction=s.adam_bias_correction,
-            epsilon=s.adam_epsilon,
-        ),
-        glue.make_dataset(
-            train_features,
-            task,
-            s.train_batch_size,
-            is_training=True,
-            seed=s.random_seed,
-            max_seq_length=s.max_seq_length,
-            fixed_shapes=s.xla,
-            bucket_width=s.bucket_width,
-        ),
-        training.LoopConfig(
-            output_dir=output_dir,
-            num_train_steps=steps,
-            batch_size=s.train_batch_size,
-            save_checkpoints_steps=min(s.save_checkpoints_steps, steps),
-            keep_checkpoint_max=s.keep_checkpoint_max,
-            log_steps=min(s.log_steps, steps),
-        ),
-        loss_scale=precision.create_loss_scale(s.data_type),
-        accumulation_steps=s.gradient_accumulation_steps,
-        jit_compile=s.xla,
+        dataset,
+        output_dir,
+        s,
+        steps,
+        warmup,
         init_checkpoint=init_checkpoint,
         log=log,
         on_save=on_save if eval_features is not None else None,

@@ -10,41 +10,26 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert import losses, modeling, optimization, precision, training
+from albert import fine_tuning, losses, modeling, precision, training
 from albert.configs import BertConfig
 from albert.data import squad
+from albert.fine_tuning import FineTuningSettings
 
 
 @dataclasses.dataclass
-class SquadSettings:
+class SquadSettings(FineTuningSettings):
     """Google's run_squad_v1.py settings (defaults are its flags' defaults)."""
 
     max_seq_length: int = 384
     doc_stride: int = 128
     max_query_length: int = 64
-    train_batch_size: int = 32
-    predict_batch_size: int = 8
-    learning_rate: float = 5e-5
     num_train_epochs: float = 3.0
     warmup_proportion: float = 0.1
     train_steps: int = -1
-    optimizer: str = "adamw"
-    weight_decay_rate: float = 0.01
-    adam_bias_correction: bool = False
-    adam_epsilon: float = 1e-6
-    decay_after_warmup: bool = False
-    poly_power: float = 1.0
     n_best_size: int = 20
     max_answer_length: int = 30
     version_2_with_negative: bool = False
     null_score_diff_threshold: float = 0.0
-    data_type: str = "fp32"
-    gradient_accumulation_steps: int = 1
-    xla: bool = False
-    save_checkpoints_steps: int = 1000
-    keep_checkpoint_max: int = 5
-    log_steps: int = 100
-    random_seed: int = 12345
 
     def windows(self) -> squad.Settings:
         settings = squad.Settings(self.max_seq_length, self.doc_stride, self.max_query_length)
@@ -85,35 +70,10 @@ def finetune(
     log: Callable[[str], None] = training.print_line,
 ) -> dict[str, float]:
     """Trains the span model on the features, resuming in `output_dir`."""
-    s = settings
-    steps, warmup = s.schedule(len(features))
-    schedule = optimization.WarmupPolynomialDecay(
-        s.learning_rate, steps, warmup, power=s.poly_power, decay_after_warmup=s.decay_after_warmup
-    )
-    return training.train(
-        model,
-        _loss,
-        optimization.create_optimizer(
-            s.optimizer,
-            schedule,
-            weight_decay_rate=s.weight_decay_rate,
-            bias_correction=s.adam_bias_correction,
-            epsilon=s.adam_epsilon,
-        ),
-        squad.make_dataset(features, s.train_batch_size, is_training=True, seed=s.random_seed),
-        training.LoopConfig(
-            output_dir=output_dir,
-            num_train_steps=steps,
-            batch_size=s.train_batch_size,
-            save_checkpoints_steps=min(s.save_checkpoints_steps, steps),
-            keep_checkpoint_max=s.keep_checkpoint_max,
-            log_steps=min(s.log_steps, steps),
-        ),
-        loss_scale=precision.create_loss_scale(s.data_type),
-        accumulation_steps=s.gradient_accumulation_steps,
-        jit_compile=s.xla,
-        init_checkpoint=init_checkpoint,
-        log=log,
+    steps, warmup = settings.schedule(len(features))
+    dataset = squad.make_dataset(features, settings.train_batch_size, is_training=True, seed=settings.random_seed)
+    return fine_tuning.train(
+        model, _loss, dataset, output_dir, settings, steps, warmup, init_checkpoint=init_checkpoint, log=log
     )
 
 

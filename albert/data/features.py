@@ -1,11 +1,14 @@
 """Fine-tuning inputs from token ids: `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, truncated the
 way Google's `run_classifier.py` does (`_truncate_seq_pair`: drop the last token of the longer
 text until the pair fits; on a tie, of the second). One home for the rule, used by the
-fine-tuning data and by the raw-text serving signature (`albert.serving`)."""
+fine-tuning data and by the raw-text serving signature (`albert.serving`). Also the reader of
+the fine-tuning feature records both tasks write (unpadded `input_ids` and `segment_ids`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import tensorflow as tf
 
 
 def truncated_lengths(length_a: int, length_b: int, budget: int) -> tuple[int, int]:
@@ -29,3 +32,19 @@ def pack_inputs(
     first = [cls_id, *ids_a[:kept_a], sep_id]
     second = [*ids_b[:kept_b], sep_id]
     return first + second, [0] * len(first) + [1] * len(second)
+
+
+def read_feature_records(path: str, targets: dict[str, tf.io.FixedLenFeature]) -> tf.data.Dataset:
+    """Examples of `input_ids`, `input_mask` and `segment_ids` (int32, unpadded) and the scalar
+    `targets` (int64 read as int32, floats as they are) from a feature TFRecord file."""
+    spec = {"input_ids": tf.io.VarLenFeature(tf.int64), "segment_ids": tf.io.VarLenFeature(tf.int64), **targets}
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, spec)
+        ids = tf.cast(tf.sparse.to_dense(parsed.pop("input_ids")), tf.int32)
+        out = {"input_ids": ids, "input_mask": tf.ones_like(ids)}
+        out["segment_ids"] = tf.cast(tf.sparse.to_dense(parsed.pop("segment_ids")), tf.int32)
+        out.update({k: tf.cast(v, tf.int32) if v.dtype == tf.int64 else v for k, v in parsed.items()})
+        return out
+
+    return tf.data.TFRecordDataset(path).map(parse, num_parallel_calls=tf.data.AUTOTUNE)

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from albert import metrics
 from albert.data.documents import InputError
-from albert.data.features import pack_inputs
+from albert.data.features import pack_inputs, read_feature_records
 from albert.data.tfrecord import ShardedWriter, encode_example, float_feature, frame_record, int64_feature
 
 FEATURES_VERSION = 1
@@ -295,30 +295,18 @@ def make_dataset(
     prediction data is read once, in file order. `fixed_shapes` pads training batches to their
     bucket's width, or to `max_seq_length` without buckets (a few shapes for XLA to compile),
     instead of to their longest sequence."""
-    spec = {"input_ids": tf.io.VarLenFeature(tf.int64), "segment_ids": tf.io.VarLenFeature(tf.int64)}
+    targets = {}
     if features.labels is not None:
-        spec["label"] = tf.io.FixedLenFeature([], tf.float32 if task.is_regression else tf.int64)
-
-    def parse(record):
-        parsed = tf.io.parse_single_example(record, spec)
-        ids = tf.cast(tf.sparse.to_dense(parsed["input_ids"]), tf.int32)
-        out = {
-            "input_ids": ids,
-            "input_mask": tf.ones_like(ids),
-            "segment_ids": tf.cast(tf.sparse.to_dense(parsed["segment_ids"]), tf.int32),
-        }
-        if "label" in parsed:
-            out["label"] = parsed["label"] if task.is_regression else tf.cast(parsed["label"], tf.int32)
-        return out
-
-    dataset = tf.data.TFRecordDataset(features.path).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+        targets["label"] = tf.io.FixedLenFeature([], tf.float32 if task.is_regression else tf.int64)
+    dataset = read_feature_records(features.path, targets)
     if not is_training:
         return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
     # The shuffle buffer is part of a checkpoint's input position, hence its bound.
     dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
     if not bucket_width:
-        shapes = {k: [max_seq_length] if fixed_shapes and k != "label" else v for k, v in dataset.element_spec.items()}
-        shapes = {k: tf.TensorShape(v) if isinstance(v, list) else v.shape for k, v in shapes.items()}
+        shapes = {
+            k: [max_seq_length] if fixed_shapes and k != "label" else v.shape for k, v in dataset.element_spec.items()
+        }
         return dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     # Bucket i holds lengths [boundary i-1, boundary i): widths 1..w, w+1..2w, ...
     boundaries = list(range(bucket_width + 1, max_seq_length + bucket_width, bucket_width))

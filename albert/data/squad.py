@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert.data.documents import InputError
+from albert.data.features import read_feature_records
 from albert.data.tfrecord import ShardedWriter, encode_example, frame_record, int64_feature
 
 FEATURES_VERSION = 1
@@ -370,26 +371,9 @@ def make_dataset(
 ) -> tf.data.Dataset:
     """Batches of `input_ids`, `input_mask`, `segment_ids` (padded to the longest in the batch),
     with `start_positions` / `end_positions` for training (shuffled and repeated)."""
-    spec = {"input_ids": tf.io.VarLenFeature(tf.int64), "segment_ids": tf.io.VarLenFeature(tf.int64)}
-    if is_training:
-        spec.update(
-            start_positions=tf.io.FixedLenFeature([], tf.int64), end_positions=tf.io.FixedLenFeature([], tf.int64)
-        )
-
-    def parse(record):
-        parsed = tf.io.parse_single_example(record, spec)
-        ids = tf.cast(tf.sparse.to_dense(parsed["input_ids"]), tf.int32)
-        out = {
-            "input_ids": ids,
-            "input_mask": tf.ones_like(ids),
-            "segment_ids": tf.cast(tf.sparse.to_dense(parsed["segment_ids"]), tf.int32),
-        }
-        for name in ("start_positions", "end_positions"):
-            if name in parsed:
-                out[name] = tf.cast(parsed[name], tf.int32)
-        return out
-
-    dataset = tf.data.TFRecordDataset(features.path).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    position = tf.io.FixedLenFeature([], tf.int64)
+    targets = {"start_positions": position, "end_positions": position} if is_training else {}
+    dataset = read_feature_records(features.path, targets)
     if is_training:
         dataset = dataset.shuffle(min(len(features), 20000), seed=seed, reshuffle_each_iteration=True).repeat()
         return dataset.padded_batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
