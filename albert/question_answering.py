@@ -85,8 +85,8 @@ def predict_logits(
     starts, ends = [], []
     for batch in squad.make_dataset(features, batch_size, is_training=False):
         outputs = step(batch)
-        lengths = batch["input_mask"].numpy().sum(axis=1)
-        for row, length in enumerate(lengths):
-            starts.append(outputs["start_logits"].numpy()[row, :length])
-            ends.append(outputs["end_logits"].numpy()[row, :length])
+        start_logits, end_logits = outputs["start_logits"].numpy(), outputs["end_logits"].numpy()
+        for row, length in enumerate(batch["input_mask"].numpy().sum(axis=1)):
+            starts.append(start_logits[row, :length])
+            ends.append(end_logits[row, :length])
     return starts, ends

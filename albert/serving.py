@@ -17,6 +17,7 @@ Inputs are packed as `albert.data.features.pack_inputs` does and padded to the l
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -36,6 +37,7 @@ class ServingError(ValueError):
     """An export that cannot be made; the message is one line."""
 
 
+@functools.cache
 def _combining_marks() -> str:
     """An RE2 class of the code points with a non-zero canonical combining class."""
     ranges, start, previous = [], None, None

@@ -6,6 +6,8 @@ the fine-tuning feature records both tasks write (unpadded `input_ids` and `segm
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 
 import tensorflow as tf
@@ -32,6 +34,20 @@ def pack_inputs(
     first = [cls_id, *ids_a[:kept_a], sep_id]
     second = [*ids_b[:kept_b], sep_id]
     return first + second, [0] * len(first) + [1] * len(second)
+
+
+# Training examples shuffled at once, at most: the buffer is part of a checkpoint's input position.
+SHUFFLE_BUFFER = 20000
+
+
+def cache_key(source: str, *settings) -> str:
+    """A key of a feature cache: the source file's bytes and everything else that decides the
+    features (JSON-serialisable settings, e.g. the tokenizer's fingerprint)."""
+    digest = hashlib.sha256(json.dumps(settings).encode())
+    with open(source, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def read_feature_records(path: str, targets: dict[str, tf.io.FixedLenFeature]) -> tf.data.Dataset:

@@ -14,7 +14,6 @@ length), so a second run reads the cache and a changed input gets new features.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -24,11 +23,10 @@ import tensorflow as tf
 
 from albert import metrics
 from albert.data.documents import InputError
-from albert.data.features import pack_inputs, read_feature_records
+from albert.data.features import SHUFFLE_BUFFER, cache_key, pack_inputs, read_feature_records
 from albert.data.tfrecord import ShardedWriter, encode_example, float_feature, frame_record, int64_feature
 
 FEATURES_VERSION = 1
-SHUFFLE_BUFFER = 20000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +71,15 @@ _BINARY = ("0", "1")
 _ENTAILMENT = ("entailment", "not_entailment")
 _PAIR = Columns(text_a=1, text_b=2, label=3)
 _PAIR_TEST = Columns(text_a=1, text_b=2, index=0)
-_MNLI = Columns(text_a=8, text_b=9, label=-1)
-_MNLI_TEST = Columns(text_a=8, text_b=9, index=0)
+_MNLI_MATCHED = Task(
+    "MNLI",
+    ("contradiction", "entailment", "neutral"),
+    Columns(text_a=8, text_b=9, label=-1),
+    Columns(text_a=8, text_b=9, index=0),
+    dev_file="dev_matched.tsv",
+    test_file="test_matched.tsv",
+    submission="MNLI-m.tsv",
+)
 
 TASKS = {
     task.name.lower(): task
@@ -96,20 +101,10 @@ TASKS = {
             main_metric="pearson",
         ),
         Task("QQP", _BINARY, Columns(text_a=3, text_b=4, label=5), _PAIR_TEST),
-        Task(
-            "MNLI",
-            ("contradiction", "entailment", "neutral"),
-            _MNLI,
-            _MNLI_TEST,
-            dev_file="dev_matched.tsv",
-            test_file="test_matched.tsv",
-            submission="MNLI-m.tsv",
-        ),
-        Task(
-            "MNLI-MM",
-            ("contradiction", "entailment", "neutral"),
-            _MNLI,
-            _MNLI_TEST,
+        _MNLI_MATCHED,
+        dataclasses.replace(
+            _MNLI_MATCHED,
+            name="MNLI-MM",
             dev_file="dev_mismatched.tsv",
             test_file="test_mismatched.tsv",
             submission="MNLI-mm.tsv",
@@ -206,14 +201,6 @@ class FeatureFile:
         return len(self.guids)
 
 
-def _file_digest(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _label_value(task: Task, label) -> int | float:
     return label if task.is_regression else task.labels.index(label)
 
@@ -249,11 +236,7 @@ def cached_features(
     source = os.path.join(data_dir, task.file(split))
     if not os.path.isfile(source):
         read_examples(task, data_dir, split)  # the one-line error
-    key = hashlib.sha256(
-        json.dumps(
-            [FEATURES_VERSION, task.name, split, _file_digest(source), tokenizer.fingerprint(), max_seq_length]
-        ).encode()
-    ).hexdigest()[:16]
+    key = cache_key(source, FEATURES_VERSION, task.name, split, tokenizer.fingerprint(), max_seq_length)
     stem = os.path.join(cache_dir, f"{task.name}-{split}-{max_seq_length}-{key}")
     index_path = f"{stem}.json"
     if os.path.exists(index_path) and os.path.exists(f"{stem}.tfrecord"):
@@ -301,7 +284,6 @@ def make_dataset(
     dataset = read_feature_records(features.path, targets)
     if not is_training:
         return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    # The shuffle buffer is part of a checkpoint's input position, hence its bound.
     dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
     if not bucket_width:
         shapes = {

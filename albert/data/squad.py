@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import json
 import os
 import unicodedata
@@ -30,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert.data.documents import InputError
-from albert.data.features import read_feature_records
+from albert.data.features import SHUFFLE_BUFFER, cache_key, read_feature_records
 from albert.data.tfrecord import ShardedWriter, encode_example, frame_record, int64_feature
 
 FEATURES_VERSION = 1
@@ -301,15 +300,6 @@ class FeatureFile:
         return len(self.example_index)
 
 
-def _key(source: str, tokenizer, settings: Settings, is_training: bool) -> str:
-    digest = hashlib.sha256()
-    with open(source, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    parts = [FEATURES_VERSION, digest.hexdigest(), tokenizer.fingerprint(), dataclasses.astuple(settings), is_training]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
-
-
 def cached_features(
     source: str,
     examples: list[SquadExample],
@@ -324,7 +314,7 @@ def cached_features(
     (`index_path`, default `record_path` + ".json"; Google's `*_feature_file` and
     `predict_feature_left_file`) when they were written from the same file, tokenizer and
     settings, else made and written there atomically (the index last)."""
-    key = _key(source, tokenizer, settings, is_training)
+    key = cache_key(source, FEATURES_VERSION, tokenizer.fingerprint(), dataclasses.astuple(settings), is_training)
     index_path = index_path or f"{record_path}.json"
     if os.path.exists(index_path) and os.path.exists(record_path):
         with open(index_path, encoding="utf-8") as f:
@@ -375,7 +365,7 @@ def make_dataset(
     targets = {"start_positions": position, "end_positions": position} if is_training else {}
     dataset = read_feature_records(features.path, targets)
     if is_training:
-        dataset = dataset.shuffle(min(len(features), 20000), seed=seed, reshuffle_each_iteration=True).repeat()
+        dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
         return dataset.padded_batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
