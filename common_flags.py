@@ -10,7 +10,7 @@ import sys
 
 from absl import flags
 
-from albert import checkpoints, precision
+from albert import checkpoints, devices, distribute, precision
 from albert.configs import VARIANTS, BertConfig, ConfigError, get_config
 from albert.optimization import OPTIMIZERS
 from albert.pretrained import DownloadError
@@ -59,7 +59,23 @@ def define_common_flags(*, optimizer: str, learning_rate: float, save_checkpoint
     flags.DEFINE_integer("gradient_accumulation_steps", 1, "Micro-batches per optimizer step.")
     flags.DEFINE_bool("xla", False, "Compile the training step with XLA.")
     flags.DEFINE_integer("log_steps", 100, "Steps between log lines and summaries.")
-    flags.DEFINE_bool("use_horovod", False, "Train across Horovod workers.")
+    flags.DEFINE_bool("use_horovod", False, "Train across Horovod workers (the same as --distribution horovod).")
+    flags.DEFINE_enum(
+        "distribution",
+        None,
+        list(distribute.ENGINES),
+        "How workers train together: single, horovod (under mpirun/horovodrun) or tf (tf.distribute: "
+        "TF_CONFIG's workers, else the local GPUs). --train_batch_size stays the global batch.",
+    )
+    flags.DEFINE_enum(
+        "learning_rate_scaling",
+        "none",
+        list(distribute.LEARNING_RATE_SCALING),
+        "Multiply --learning_rate by the number of replicas (linear) or its square root (sqrt).",
+    )
+    flags.DEFINE_enum("device", None, list(devices.DEVICES), "Device to train on (default: a GPU if there is one).")
+    flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow's threads per operation (0: all cores).")
+    flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow's operations run at once (0: as many as cores).")
     flags.DEFINE_bool("deterministic", False, "Deterministic TensorFlow ops (bit-identical reruns; slower).")
 
 
@@ -115,23 +131,32 @@ def model_config(max_seq_length: int) -> BertConfig:
     return config
 
 
-def settings_from_flags(settings_class):
-    """A settings dataclass filled from the flags of the same names."""
-    return settings_class(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(settings_class)})
+def workers_from_flags() -> distribute.Workers:
+    """Sets up the device (--device) and starts this process's workers (--distribution or
+    --use_horovod); call it before any other TensorFlow work."""
+    engine = FLAGS.distribution or ("horovod" if FLAGS.use_horovod else "single")
+    if FLAGS.use_horovod and engine != "horovod":
+        raise ValueError(f"--use_horovod and --distribution {engine} disagree; give one")
+    local_rank, local_size = distribute.local_placement()
+    devices.setup(FLAGS.device, local_rank, local_size, FLAGS.intra_op_threads, FLAGS.inter_op_threads)
+    return distribute.create_workers(engine)
 
 
-def check_batch(batch_size: int, flag: str) -> None:
-    steps = FLAGS.gradient_accumulation_steps
-    if steps < 1 or batch_size % steps:
-        raise ValueError(
-            f"{flag} {batch_size} is not divisible by --gradient_accumulation_steps {steps}; "
-            "the batch is split into that many equal micro-batches"
+def settings_from_flags(settings_class, workers: distribute.Workers | None = None):
+    """A settings dataclass filled from the flags of the same names; the learning rate scaled
+    for the workers as --learning_rate_scaling says."""
+    settings = settings_class(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(settings_class)})
+    if workers is not None:
+        settings.learning_rate = distribute.scaled_learning_rate(
+            settings.learning_rate, workers.num_replicas, FLAGS.learning_rate_scaling
         )
+    return settings
 
 
 # The project's errors with a one-line message: bad configs, inputs, tokenizers and checkpoints
-# are ValueErrors; a training run that cannot go on, a failed download.
-ERRORS = (ValueError, TrainingError, DownloadError)
+# are ValueErrors; a training run that cannot go on, a failed download, workers or a device that
+# cannot start.
+ERRORS = (ValueError, TrainingError, DownloadError, distribute.WorkerError, devices.DeviceError)
 
 
 def report_errors(script: str, main, errors: tuple[type[BaseException], ...] = ERRORS):

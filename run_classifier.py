@@ -44,17 +44,16 @@ flags.DEFINE_integer(
 def main(argv: list[str]) -> int:
     del argv
     logging.set_verbosity(logging.WARNING)
-    if FLAGS.use_horovod:
-        raise ValueError("--use_horovod: multi-worker training is not available in this version; run one process")
+    workers = common_flags.workers_from_flags()
     common_flags.check_exclusive("train_step", "num_train_epochs")
     common_flags.check_exclusive("warmup_step", "warmup_proportion")
     if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
         raise ValueError("nothing to do: pass --do_train, --do_eval or --do_predict")
     task = glue.get_task(FLAGS.task_name)
-    settings = common_flags.settings_from_flags(classifier.ClassifierSettings)
+    settings = common_flags.settings_from_flags(classifier.ClassifierSettings, workers)
     settings.task_name = task.name
     config = common_flags.model_config(settings.max_seq_length)
-    common_flags.check_batch(settings.train_batch_size, "--train_batch_size")
+    workers.worker_batch(settings.train_batch_size, FLAGS.gradient_accumulation_steps)
     tokenizer = common_flags.tokenizer_from_flags()
     if tokenizer.vocab_size > config.vocab_size:
         raise ConfigError(
@@ -78,7 +77,8 @@ def main(argv: list[str]) -> int:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(settings.random_seed)
     os.makedirs(output_dir, exist_ok=True)
-    model = classifier.create_model(config, task, settings)
+    with workers.scope():
+        model = classifier.create_model(config, task, settings)
 
     if FLAGS.do_train:
         classifier.finetune(
@@ -89,7 +89,10 @@ def main(argv: list[str]) -> int:
             settings,
             eval_features=eval_features,
             init_checkpoint=FLAGS.init_checkpoint,
+            workers=workers,
         )
+    if not workers.is_chief:  # the chief evaluates, predicts and exports
+        return 0
     if FLAGS.do_eval or FLAGS.do_predict or FLAGS.export_dir:
         path = classifier.best_checkpoint(output_dir) or FLAGS.init_checkpoint
         if not path:

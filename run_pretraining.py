@@ -8,6 +8,9 @@ data_preprocessing/create_training_data.py (or Google's create_pretraining_data.
         --learning_rate=0.00176 --data_type=bf16 --do_eval
 
 Running the same command again in the same --output_dir resumes from the newest checkpoint.
+Across workers (e.g. `mpirun -np 8 python run_pretraining.py --use_horovod ...`, or
+--distribution=tf with TF_CONFIG), --train_batch_size stays the global batch: each worker reads
+its share of it from its shard of the files, and only worker 0 writes and evaluates.
 Phase 2 (sequence 512) starts a new --output_dir with --init_checkpoint=<phase 1 output_dir>:
 the weights carry over, the optimizer and its schedule start afresh. --train_batch_size is the
 batch of one optimizer step; with --gradient_accumulation_steps=N it is split into N micro-batches.
@@ -44,11 +47,10 @@ flags.DEFINE_integer("max_eval_steps", 100, "Evaluation batches.")
 def main(argv: list[str]) -> int:
     del argv
     logging.set_verbosity(logging.WARNING)  # TensorFlow's checkpoint INFO lines drown the log
-    if FLAGS.use_horovod:
-        raise ValueError("--use_horovod: multi-worker training is not available in this version; run one process")
+    workers = common_flags.workers_from_flags()
     seq, predictions = FLAGS.max_seq_length, FLAGS.max_predictions_per_seq
     config = common_flags.model_config(seq)
-    common_flags.check_batch(FLAGS.train_batch_size, "--train_batch_size")
+    workers.worker_batch(FLAGS.train_batch_size, FLAGS.gradient_accumulation_steps)
     if (FLAGS.do_train or not FLAGS.eval_file) and not FLAGS.input_file:
         raise InputError("--input_file is required (training records, or the evaluation records without --eval_file)")
     train_files = expand_input_patterns(FLAGS.input_file) if FLAGS.do_train else []
@@ -59,11 +61,14 @@ def main(argv: list[str]) -> int:
     keras.utils.set_random_seed(FLAGS.random_seed)
     os.makedirs(FLAGS.output_dir, exist_ok=True)
 
-    settings = common_flags.settings_from_flags(pretraining.PretrainingSettings)
-    model = pretraining.create_model(config, settings)
+    settings = common_flags.settings_from_flags(pretraining.PretrainingSettings, workers)
+    with workers.scope():
+        model = pretraining.create_model(config, settings)
     if FLAGS.do_train:
-        pretraining.pretrain(model, train_files, FLAGS.output_dir, settings, init_checkpoint=FLAGS.init_checkpoint)
-    if FLAGS.do_eval:
+        pretraining.pretrain(
+            model, train_files, FLAGS.output_dir, settings, init_checkpoint=FLAGS.init_checkpoint, workers=workers
+        )
+    if FLAGS.do_eval and workers.is_chief:
         step = training.restore_for_evaluation(model, FLAGS.output_dir, FLAGS.init_checkpoint)
         results = {**pretraining.evaluate(model, eval_files, settings), "global_step": step}
         training.write_results(os.path.join(FLAGS.output_dir, "eval_results.txt"), results)

@@ -49,17 +49,16 @@ flags.DEFINE_bool("skip_bad_examples", False, "Leave out (and count) questions w
 def main(argv: list[str]) -> int:
     del argv
     logging.set_verbosity(logging.WARNING)
-    if FLAGS.use_horovod:
-        raise ValueError("--use_horovod: multi-worker training is not available in this version; run one process")
+    workers = common_flags.workers_from_flags()
     if not (FLAGS.do_train or FLAGS.do_predict):
         raise ValueError("nothing to do: pass --do_train or --do_predict")
     for needed, name in ((FLAGS.do_train, "train_file"), (FLAGS.do_predict, "predict_file")):
         if needed and not FLAGS[name].value:
             raise InputError(f"--{name} is required with --do_{'train' if name == 'train_file' else 'predict'}")
-    settings = common_flags.settings_from_flags(question_answering.SquadSettings)
+    settings = common_flags.settings_from_flags(question_answering.SquadSettings, workers)
     windows = settings.windows()
     config = common_flags.model_config(settings.max_seq_length)
-    common_flags.check_batch(settings.train_batch_size, "--train_batch_size")
+    workers.worker_batch(settings.train_batch_size, FLAGS.gradient_accumulation_steps)
     tokenizer = common_flags.tokenizer_from_flags()
     output_dir = FLAGS.output_dir
     cache_dir = FLAGS.cache_dir or os.path.join(output_dir, "features")
@@ -87,10 +86,13 @@ def main(argv: list[str]) -> int:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(settings.random_seed)
     os.makedirs(output_dir, exist_ok=True)
-    model = question_answering.create_model(config, settings)
+    with workers.scope():
+        model = question_answering.create_model(config, settings)
     if FLAGS.do_train:
-        question_answering.finetune(model, train[1], output_dir, settings, init_checkpoint=FLAGS.init_checkpoint)
-    if FLAGS.do_predict:
+        question_answering.finetune(
+            model, train[1], output_dir, settings, init_checkpoint=FLAGS.init_checkpoint, workers=workers
+        )
+    if FLAGS.do_predict and workers.is_chief:
         path = tf.train.latest_checkpoint(output_dir) or FLAGS.init_checkpoint
         if not path:
             raise training.TrainingError(f"{output_dir}: no checkpoint; train first or pass --init_checkpoint")

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert import fine_tuning, losses, modeling, precision, training
+from albert import distribute, fine_tuning, losses, modeling, precision, training
 from albert.configs import BertConfig
 from albert.data import glue
 from albert.fine_tuning import FineTuningSettings
@@ -97,10 +97,12 @@ def finetune(
     eval_features: glue.FeatureFile | None = None,
     init_checkpoint: str | None = None,
     log: Callable[[str], None] = training.print_line,
+    workers: distribute.Workers | None = None,
 ) -> dict[str, float]:
     """Trains `model` on the features, resuming in `output_dir`. With `eval_features`, every
-    checkpoint is evaluated and the best by the task's main metric is kept in
+    checkpoint is evaluated (by the chief) and the best by the task's main metric is kept in
     `<output_dir>/best/`. Returns the last logged training metrics."""
+    workers = workers or distribute.Workers()
     s = settings
     steps, warmup = s.schedule(len(train_features))
 
@@ -115,12 +117,14 @@ def finetune(
     dataset = glue.make_dataset(
         train_features,
         task,
-        s.train_batch_size,
+        fine_tuning.worker_batch(s, workers),
         is_training=True,
         seed=s.random_seed,
         max_seq_length=s.max_seq_length,
         fixed_shapes=s.xla,
         bucket_width=s.bucket_width,
+        num_workers=workers.size,
+        worker_index=workers.rank,
     )
     return fine_tuning.train(
         model,
@@ -133,6 +137,7 @@ def finetune(
         init_checkpoint=init_checkpoint,
         log=log,
         on_save=on_save if eval_features is not None else None,
+        workers=workers,
     )
 
 

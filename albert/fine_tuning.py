@@ -8,7 +8,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from albert import optimization, precision, training
+from albert import distribute, optimization, precision, training
 
 
 @dataclasses.dataclass
@@ -34,6 +34,12 @@ class FineTuningSettings:
     random_seed: int = 12345
 
 
+def worker_batch(settings: FineTuningSettings, workers: distribute.Workers | None) -> int:
+    """Training sequences each worker reads per step."""
+    workers = workers or distribute.Workers()
+    return workers.worker_batch(settings.train_batch_size, settings.gradient_accumulation_steps)
+
+
 def train(
     model: keras.Model,
     loss_fn: training.LossFn,
@@ -46,20 +52,25 @@ def train(
     init_checkpoint: str | None = None,
     log: Callable[[str], None] = training.print_line,
     on_save: Callable[[int], None] | None = None,
+    workers: distribute.Workers | None = None,
 ) -> dict[str, float]:
     """`training.train` for `steps` optimizer steps (`warmup` of them warming up) with the
-    optimizer, schedule, precision and checkpointing the settings describe."""
+    optimizer, schedule, precision and checkpointing the settings describe. With several
+    `workers`, `dataset` is this worker's shard (see `worker_batch`)."""
     s = settings
+    workers = workers or distribute.Workers()
     schedule = optimization.WarmupPolynomialDecay(
         s.learning_rate, steps, warmup, power=s.poly_power, decay_after_warmup=s.decay_after_warmup
     )
-    optimizer = optimization.create_optimizer(
-        s.optimizer,
-        schedule,
-        weight_decay_rate=s.weight_decay_rate,
-        epsilon=s.adam_epsilon,
-        bias_correction=s.adam_bias_correction,
-    )
+    with workers.scope():
+        optimizer = optimization.create_optimizer(
+            s.optimizer,
+            schedule,
+            weight_decay_rate=s.weight_decay_rate,
+            epsilon=s.adam_epsilon,
+            bias_correction=s.adam_bias_correction,
+        )
+        loss_scale = precision.create_loss_scale(s.data_type)
     return training.train(
         model,
         loss_fn,
@@ -73,10 +84,11 @@ def train(
             keep_checkpoint_max=s.keep_checkpoint_max,
             log_steps=min(s.log_steps, steps),
         ),
-        loss_scale=precision.create_loss_scale(s.data_type),
+        loss_scale=loss_scale,
         accumulation_steps=s.gradient_accumulation_steps,
         jit_compile=s.xla,
         init_checkpoint=init_checkpoint,
         log=log,
         on_save=on_save,
+        workers=workers,
     )

@@ -166,6 +166,11 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             self.layer_adaptation and not _matches(v.path, self.exclude_from_layer_adaptation) for v in var_list
         ]
 
+    def _all_reduce_sum_gradients(self, grads_and_vars):
+        # Keras sums gradients over tf.distribute replicas here; the training step has already
+        # reduced (and clipped) them (`training.make_train_step`).
+        return grads_and_vars
+
     def update_step(self, gradient, variable, learning_rate) -> None:
         index = self._get_variable_index(variable)
         m, v = self._m[index], self._v[index]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import keras
 
-from albert import losses, modeling, optimization, precision, training
+from albert import distribute, losses, modeling, optimization, precision, training
 from albert.configs import BertConfig
 from albert.data.pretraining import make_pretraining_dataset
 
@@ -53,9 +53,13 @@ def pretrain(
     *,
     init_checkpoint: str | None = None,
     log: Callable[[str], None] = training.print_line,
+    workers: distribute.Workers | None = None,
 ) -> dict[str, float]:
-    """Trains `model` (from `create_model`) on the records, resuming in `output_dir`."""
+    """Trains `model` (from `create_model`, in `workers.scope()`) on the records, resuming in
+    `output_dir`. Each worker reads its shard of the files (of the records when there are fewer
+    files than workers)."""
     s = settings
+    workers = workers or distribute.Workers()
     schedule = optimization.WarmupPolynomialDecay(
         s.learning_rate,
         s.num_train_steps,
@@ -63,14 +67,23 @@ def pretrain(
         power=s.poly_power,
         decay_after_warmup=s.decay_after_warmup,
     )
+    with workers.scope():
+        optimizer = optimization.create_optimizer(
+            s.optimizer, schedule, bias_correction=s.adam_bias_correction, epsilon=s.adam_epsilon
+        )
+        loss_scale = precision.create_loss_scale(s.data_type)
     return training.train(
         model,
         losses.pretraining_loss,
-        optimization.create_optimizer(
-            s.optimizer, schedule, bias_correction=s.adam_bias_correction, epsilon=s.adam_epsilon
-        ),
+        optimizer,
         make_pretraining_dataset(
-            list(train_files), s.train_batch_size, s.max_seq_length, s.max_predictions_per_seq, seed=s.random_seed
+            list(train_files),
+            workers.worker_batch(s.train_batch_size, s.gradient_accumulation_steps),
+            s.max_seq_length,
+            s.max_predictions_per_seq,
+            seed=s.random_seed,
+            num_workers=workers.size,
+            worker_index=workers.rank,
         ),
         training.LoopConfig(
             output_dir=output_dir,
@@ -80,12 +93,13 @@ def pretrain(
             keep_checkpoint_max=s.keep_checkpoint_max,
             log_steps=s.log_steps,
         ),
-        loss_scale=precision.create_loss_scale(s.data_type),
+        loss_scale=loss_scale,
         accumulation_steps=s.gradient_accumulation_steps,
         jit_compile=s.xla,
         init_checkpoint=init_checkpoint,
         denominators_fn=losses.pretraining_denominators,
         log=log,
+        workers=workers,
     )
 
 

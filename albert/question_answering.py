@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert import fine_tuning, losses, modeling, precision, training
+from albert import distribute, fine_tuning, losses, modeling, precision, training
 from albert.configs import BertConfig
 from albert.data import squad
 from albert.fine_tuning import FineTuningSettings
@@ -68,12 +68,30 @@ def finetune(
     *,
     init_checkpoint: str | None = None,
     log: Callable[[str], None] = training.print_line,
+    workers: distribute.Workers | None = None,
 ) -> dict[str, float]:
     """Trains the span model on the features, resuming in `output_dir`."""
+    workers = workers or distribute.Workers()
     steps, warmup = settings.schedule(len(features))
-    dataset = squad.make_dataset(features, settings.train_batch_size, is_training=True, seed=settings.random_seed)
+    dataset = squad.make_dataset(
+        features,
+        fine_tuning.worker_batch(settings, workers),
+        is_training=True,
+        seed=settings.random_seed,
+        num_workers=workers.size,
+        worker_index=workers.rank,
+    )
     return fine_tuning.train(
-        model, _loss, dataset, output_dir, settings, steps, warmup, init_checkpoint=init_checkpoint, log=log
+        model,
+        _loss,
+        dataset,
+        output_dir,
+        settings,
+        steps,
+        warmup,
+        init_checkpoint=init_checkpoint,
+        log=log,
+        workers=workers,
     )
 
 

@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from albert import checkpoints, pretrained
+from albert import checkpoints, distribute, pretrained
 from albert.modeling import Encoder, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.precision import LossScale
@@ -38,6 +38,7 @@ def make_train_step(
     jit_compile: bool = False,
     step_counter: tf.Variable | None = None,
     denominators_fn: Callable[[dict], dict] | None = None,
+    workers: distribute.Workers | None = None,
 ) -> Callable[[dict], dict[str, tf.Tensor]]:
     """A compiled step `step(batch) -> metrics` that applies one optimizer update.
 
@@ -54,16 +55,24 @@ def make_train_step(
     summed: accumulation then gives exactly the gradient of the whole batch, also for the masked-LM
     loss whose normaliser (masked positions) differs between micro-batches. Without it, their
     results are averaged.
+
+    With several `workers`, `batch` is this worker's part of the global batch. Replicas combine
+    like micro-batches: the denominators are summed over all of them first, and the losses,
+    metrics and gradients are summed (with denominators) or averaged (without) before clipping,
+    so every replica applies the same update, that of the global batch.
     """
     if accumulation_steps < 1:
         raise ValueError(f"accumulation_steps must be at least 1, got {accumulation_steps}")
     loss_scale = loss_scale or LossScale()
+    workers = workers or distribute.Workers()
     variables = model.trainable_variables
-    optimizer.build(variables)
+    with workers.scope():
+        optimizer.build(variables)
 
     # Variables that get no gradient (e.g. a pooler under a span head) are left out of the update:
     # Google's optimizers skip them, while a zero gradient would still decay them. Known at trace time.
     no_gradient: set[int] = set()
+    additive = denominators_fn is not None
 
     def gradients(micro_batch: dict, denominators: dict | None):
         with tf.GradientTape() as tape:
@@ -79,34 +88,46 @@ def make_train_step(
         grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
         return loss, metrics, grads
 
-    def step(batch: dict) -> dict[str, tf.Tensor]:
-        learning_rate = optimizer.learning_rate
-        denominators = denominators_fn(batch) if denominators_fn else None
+    if jit_compile and workers.num_replicas > 1:
+        # The collectives stay outside XLA; the forward and backward pass is compiled.
+        gradients = tf.function(gradients, jit_compile=True, reduce_retracing=True)
+        jit_compile = False
+
+    def replica_gradients(batch: dict):
+        """Reduced, unscaled and clipped gradients and the step's metrics, on each replica."""
+        batch = workers.replica_slice(batch)
+        denominators = workers.all_reduce(denominators_fn(batch), mean=False) if additive else None
         loss, metrics, grads = accumulate_gradients(
-            lambda micro: gradients(micro, denominators), batch, accumulation_steps, average=denominators is None
+            lambda micro: gradients(micro, denominators), batch, accumulation_steps, average=not additive
         )
+        loss, metrics, grads = workers.all_reduce((loss, metrics, grads), mean=not additive)
         grads = loss_scale.unscale(grads)
         loss_finite = tf.reduce_all(tf.math.is_finite(loss))
         finite = tf.logical_and(all_finite(grads), loss_finite)
         grads, grad_norm = clip_by_global_norm(grads, clip_norm)
+        metrics = {**metrics, "loss": loss, "grad_norm": grad_norm, "grads_finite": finite, "loss_finite": loss_finite}
+        return grads, metrics
 
-        def apply() -> tf.Tensor:
-            used = [i for i in range(len(variables)) if i not in no_gradient]
-            optimizer.apply([grads[i] for i in used], [variables[i] for i in used])
+    def apply(grads: list[tf.Tensor]) -> None:
+        used = [i for i in range(len(variables)) if i not in no_gradient]
+        optimizer.apply([grads[i] for i in used], [variables[i] for i in used])
+
+    def step(batch: dict) -> dict[str, tf.Tensor]:
+        learning_rate = optimizer.learning_rate
+        grads, metrics = workers.run(replica_gradients, batch)
+        metrics = workers.local(metrics)  # equal on every replica: reduced before they were computed
+        finite = metrics["grads_finite"]
+
+        # The condition is taken outside the replicas (a strategy cannot synchronise inside one).
+        def update() -> tf.Tensor:
+            workers.run(apply, grads)
             return tf.constant(True)
 
-        tf.cond(finite, apply, lambda: tf.constant(False))
+        tf.cond(finite, update, lambda: tf.constant(False))
         loss_scale.update(finite)
         if step_counter is not None:
             step_counter.assign_add(1)
-        return {
-            **metrics,
-            "loss": loss,
-            "grad_norm": grad_norm,
-            "learning_rate": tf.cast(learning_rate, tf.float32),
-            "grads_finite": finite,
-            "loss_finite": loss_finite,
-        }
+        return {**metrics, "learning_rate": tf.cast(learning_rate, tf.float32)}
 
     return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
 
@@ -184,6 +205,7 @@ def train(
     log: Callable[[str], None] = print_line,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
     on_save: Callable[[int], None] | None = None,
+    workers: distribute.Workers | None = None,
 ) -> dict[str, float]:
     """Trains until `config.num_train_steps`, resuming from the newest checkpoint in
     `config.output_dir` if there is one (model, optimizer, loss scale, step, input position and
@@ -195,9 +217,18 @@ def train(
 
     A non-finite loss stops the run with `TrainingError`; the update of that step is not
     applied and no checkpoint is written after it.
+
+    With several `workers` (the model and optimizer created in `workers.scope()`), `dataset`
+    is this worker's shard with its part of each global batch. All workers start from the
+    chief's weights; only the chief writes checkpoints, summaries and step logs and calls
+    `on_save`. A resumed worker other than the chief starts its shard afresh (the checkpoint
+    holds the chief's input position).
     """
     loss_scale = loss_scale or LossScale()
-    global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    workers = workers or distribute.Workers()
+    is_chief = config.is_chief and workers.is_chief
+    with workers.scope():
+        global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     step_fn = make_train_step(
         model,
         loss_fn,
@@ -208,6 +239,7 @@ def train(
         jit_compile=jit_compile,
         step_counter=global_step,
         denominators_fn=denominators_fn,
+        workers=workers,
     )
     iterator = iter(dataset)
     # Dropout draws from Keras seed generators, whose state the model's own checkpoint entry
@@ -223,8 +255,8 @@ def train(
         loss_scale=loss_scale,
         layers=weight_layers(model),
         global_step=global_step,
-        data=iterator,
         dropout_state=dropout_state,
+        **({"data": iterator} if workers.is_chief else {}),
     )
     manager = tf.train.CheckpointManager(
         checkpoint,
@@ -242,10 +274,21 @@ def train(
                 f"({str(err).splitlines()[0][:120]}); "
                 "rerun with the same flags (e.g. --data_type) or a new --output_dir"
             ) from None
-        log(f"resuming from {manager.latest_checkpoint} at step {int(global_step)}")
+        if is_chief:
+            log(f"resuming from {manager.latest_checkpoint} at step {int(global_step.numpy())}")
     elif init_checkpoint:
         restore_model_weights(model, init_checkpoint, new_heads=True)
-        log(f"initialised the model from {init_checkpoint}")
+        if is_chief:
+            log(f"initialised the model from {init_checkpoint}")
+    if workers.size > 1:
+        workers.broadcast_variables([*model.weights, *optimizer.variables, global_step, *loss_scale.variables])
+        # Each worker draws its own dropout masks.
+        for state in dropout_state:
+            state.assign(state + tf.constant([7919 * workers.rank, 0], state.dtype))
+        workers.log(
+            f"{workers.describe()}; steps {int(global_step.numpy())} to {config.num_train_steps} "
+            f"of {config.batch_size} sequences, this worker reads its shard"
+        )
 
     # The metrics leave the step as one float32 vector, so that the loop adds one tensor per step
     # and reads values back only when it logs or saves.
@@ -258,12 +301,12 @@ def train(
         names[:] = sorted(metrics)  # at trace time
         return tf.stack([tf.cast(metrics[name], tf.float32) for name in names])
 
-    writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train")) if config.is_chief else None
-    progress = ProgressBar(config.num_train_steps, "steps") if config.is_chief else None
+    writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train")) if is_chief else None
+    progress = ProgressBar(config.num_train_steps, "steps") if is_chief else None
     sums = None
     interval_start, interval_steps = time.perf_counter(), 0
     last: dict[str, float] = {}
-    step = int(global_step)
+    step = int(global_step.numpy())
     while step < config.num_train_steps:
         values = packed_step(next(iterator))
         sums = values if sums is None else sums + values
@@ -286,7 +329,7 @@ def train(
             seconds_per_step = elapsed / interval_steps
             means["sequences_per_second"] = config.batch_size / seconds_per_step
             eta = format_duration(seconds_per_step * (config.num_train_steps - step))
-            if config.is_chief:
+            if is_chief:
                 if progress:
                     progress.clear()
                 log(
@@ -301,7 +344,7 @@ def train(
                 on_log(step, means)
             last = means
             sums, interval_start, interval_steps = None, time.perf_counter(), 0
-        if config.is_chief and (step % config.save_checkpoints_steps == 0 or step == config.num_train_steps):
+        if is_chief and (step % config.save_checkpoints_steps == 0 or step == config.num_train_steps):
             manager.save(checkpoint_number=step)
             if on_save:
                 on_save(step)

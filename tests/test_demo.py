@@ -1,22 +1,219 @@
-import math
+"""demo_albert.py: the commands it builds (--dry_run) for one worker, Horovod on one box and on
+two, and tf.distribute; its refusals; and its demos run end to end on the CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
 
 import pytest
 
 import demo_albert
-from albert.data.documents import InputError
+from albert import launch
+
+ROOT = launch.ROOT
+PY = sys.executable
 
 
-def test_demo_loss_falls_on_the_sample_text(tmp_path):
-    result = demo_albert.run(["--train_steps", "100", "--log_steps", "50", "--output_dir", str(tmp_path)])
-    # An untrained model is near uniform over the sample's vocabulary (ln 300 = 5.7).
-    assert result["initial_masked_lm_loss"] > 5.0
-    assert result["masked_lm_loss"] < result["initial_masked_lm_loss"] - 1.5
-    assert result["sentence_order_accuracy"] > 0.7
-    assert all(math.isfinite(v) for v in result.values())
+def dry_run(capsys, *argv: str) -> list[str]:
+    assert demo_albert.main([*argv, "--dry_run"]) == 0
+    return capsys.readouterr().out.splitlines()
 
 
-def test_demo_rejects_text_without_documents(tmp_path):
-    empty = tmp_path / "empty.txt"
-    empty.write_text("\n\n")
-    with pytest.raises(InputError, match="empty.txt: no text found"):
-        demo_albert.run(["--input_file", str(empty), "--output_dir", str(tmp_path / "out")])
+def script(name: str) -> str:
+    return os.path.join(ROOT, name)
+
+
+def test_one_worker_overfit_commands(capsys, tmp_path):
+    out = str(tmp_path / "o")
+    data = os.path.join(out, "data")
+    sample = os.path.join(ROOT, "data", "sample_text.txt")
+    assert dry_run(capsys, "-o", out) == [
+        "# a SentencePiece vocabulary of the sample text",
+        shlex.join([PY, script("data_preprocessing/train_sentencepiece.py"), f"--input_file={sample}",
+                    f"--model_prefix={data}/sample_spm", "--vocab_size=300"]),
+        f"# the tiny ALBERT's config: write {data}/albert_config.json",
+        "# pretraining records of the sample text",
+        shlex.join([PY, script("data_preprocessing/create_training_data.py"), f"--input_file={sample}",
+                    f"--output_file={data}/sample-64.tfrecord", f"--spm_model_file={data}/sample_spm.model",
+                    "--max_seq_length=64", "--max_predictions_per_seq=10", "--dupe_factor=5"]),
+        "# pretraining",
+        shlex.join([PY, script("run_pretraining.py"), f"--albert_config_file={data}/albert_config.json",
+                    "--data_type=fp32", f"--input_file={data}/sample-64.tfrecord", f"--output_dir={out}/pretraining",
+                    "--max_seq_length=64", "--max_predictions_per_seq=10", "--train_batch_size=32",
+                    "--num_train_steps=500", "--num_warmup_steps=50", "--optimizer=adamw", "--learning_rate=0.002",
+                    "--save_checkpoints_steps=500", "--do_train", "--do_eval", f"--eval_file={data}/sample-64.tfrecord",
+                    "--eval_batch_size=8", "--log_steps=100"]),
+    ]  # fmt: skip
+
+
+def bookswiki(capsys, out: str, *extra: str) -> list[str]:
+    return dry_run(
+        capsys, "-c", "pretraining", "-t", "bookswiki", "-m", "base", "-d", "bf16", "--dataset_path", "/data/bw",
+        "--albert-config-dir", "/models/base", "-o", out, "--cores_per_box", "96", *extra,
+    )  # fmt: skip
+
+
+def phase_args(out: str, phase: int, horovod: bool = True) -> list[str]:
+    """run_pretraining.py's flags for 8 workers × 64 (phase 1) or × 8 (phase 2) sequences."""
+    seq, batch, steps, warmup = ((128, 512, 7038, 2000), (512, 64, 782, 200))[phase - 1]
+    # LAMB's 0.00176 at batch 4096, scaled by sqrt(batch / 4096): 0.00176 / sqrt(8) and / 8.
+    rate = {512: "0.000622254", 64: "0.00022"}[batch]
+    args = [PY, script("run_pretraining.py"), "--albert_config_file=/models/base/albert_config.json",
+            "--data_type=bf16", "--use_horovod" if horovod else "--distribution=tf",
+            "--intra_op_threads=12"]  # fmt: skip
+    args += [f"--input_file=/data/bw/seq_len_{seq}/training/*", f"--output_dir={out}/phase_{phase}",
+             f"--max_seq_length={seq}", "--max_predictions_per_seq=20", f"--train_batch_size={batch}",
+             f"--num_train_steps={steps}", f"--num_warmup_steps={warmup}", "--optimizer=lamb",
+             f"--learning_rate={rate}", f"--save_checkpoints_steps={steps}", "--do_train", "--do_eval"]  # fmt: skip
+    if phase == 2:
+        args.append(f"--init_checkpoint={out}/phase_1")
+    return args
+
+
+def test_eight_horovod_workers_on_one_box(capsys, monkeypatch):
+    monkeypatch.delenv("MULTI_HLS_IPS", raising=False)
+    monkeypatch.delenv("MPI_MAP_BY", raising=False)
+    lines = bookswiki(capsys, "/runs/bw", "-v", "8")
+    mpirun = ["mpirun", "--allow-run-as-root", "--tag-output", "--merge-stderr-to-stdout", "--bind-to", "core",
+              "--map-by", "socket:PE=6", "-np", "8"]  # fmt: skip
+    assert lines == [
+        "# pretraining phase 1 (sequence 128)",
+        shlex.join(mpirun + phase_args("/runs/bw", 1)),
+        "# pretraining phase 2 (sequence 512)",
+        shlex.join(mpirun + phase_args("/runs/bw", 2)),
+    ]
+
+
+def test_two_boxes_of_eight_horovod_workers(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("MULTI_HLS_IPS", "10.1.2.3,10.1.2.4")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    monkeypatch.setenv("HOROVOD_CYCLE_TIME", "5")
+    monkeypatch.setenv("UNRELATED_SETTING", "1")
+    monkeypatch.delenv("MPI_ROOT", raising=False)
+    monkeypatch.delenv("MPI_TCP_INCLUDE", raising=False)
+    monkeypatch.delenv("DOCKER_SSHD_PORT", raising=False)
+    out = str(tmp_path)
+    lines = bookswiki(capsys, out, "-v", "8")
+    argv = shlex.split(lines[1])
+    prefix = argv[: argv.index(PY)]
+    assert prefix[:10] == ["mpirun", "--allow-run-as-root", "--tag-output", "--merge-stderr-to-stdout",
+                           "--bind-to", "core", "--map-by", "socket:PE=6", "-np", "16"]  # fmt: skip
+    assert prefix[10:18] == ["--mca", "plm_rsh_args", "-p3022", "--mca", "btl_tcp_if_include", "10.1.2.0/24",
+                             "-hostfile", f"{out}/hostfile"]  # fmt: skip
+    forwarded = {prefix[i + 1] for i, a in enumerate(prefix) if a == "-x"}
+    assert {"PATH", "TF_CPP_MIN_LOG_LEVEL", "HOROVOD_CYCLE_TIME"} <= forwarded
+    assert "UNRELATED_SETTING" not in forwarded
+    # No --intra_op_threads across boxes; the global batch is 16 × 64, LAMB's rate 0.00176 / 2.
+    expected = [a for a in phase_args(out, 1) if not a.startswith("--intra_op_threads")]
+    expected[expected.index("--train_batch_size=512")] = "--train_batch_size=1024"
+    expected[expected.index("--learning_rate=0.000622254")] = "--learning_rate=0.00088"
+    assert argv[argv.index(PY) :] == expected
+    assert launch.hostfile_text(launch.Placement(8, ["10.1.2.3", "10.1.2.4"])) == (
+        "10.1.2.3 slots=8\n10.1.2.4 slots=8\n"
+    )
+
+
+def test_tf_distribute_two_local_workers(capsys, monkeypatch):
+    monkeypatch.delenv("MULTI_HLS_IPS", raising=False)
+    lines = bookswiki(capsys, "/runs/bw", "-v", "2", "--distribution", "tf")
+    assert lines[0] == "# pretraining phase 1 (sequence 128)"
+    workers = [shlex.split(line) for line in lines[1:3]]
+    configs = [json.loads(w[0].split("=", 1)[1]) for w in workers]
+    hosts = configs[0]["cluster"]["worker"]
+    assert len(hosts) == 2 and len(set(hosts)) == 2 and all(h.startswith("localhost:") for h in hosts)
+    for index, (argv, config) in enumerate(zip(workers, configs)):
+        assert config == {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        assert argv[1:3] == [f"LOCAL_RANK={index}", "LOCAL_WORLD_SIZE=2"]
+        expected = phase_args("/runs/bw", 1, horovod=False)
+        expected[expected.index("--intra_op_threads=12")] = "--intra_op_threads=48"
+        expected[expected.index("--train_batch_size=512")] = "--train_batch_size=128"
+        expected[expected.index("--learning_rate=0.000622254")] = "--learning_rate=0.000311127"
+        assert argv[3:] == expected
+
+
+def test_tf_distribute_on_two_boxes_prints_each_hosts_command(capsys, monkeypatch):
+    monkeypatch.setenv("MULTI_HLS_IPS", "10.1.2.3,10.1.2.4")
+    lines = bookswiki(capsys, "/runs/bw", "-v", "1", "--distribution", "tf")
+    assert lines[0] == "# pretraining phase 1 (sequence 128): run on each host (its workers are those of its address)"
+    configs = [json.loads(shlex.split(line)[0].split("=", 1)[1]) for line in lines[1:3]]
+    assert [c["cluster"]["worker"] for c in configs] == [["10.1.2.3:12345", "10.1.2.4:12345"]] * 2
+    assert [c["task"]["index"] for c in configs] == [0, 1]
+
+
+def test_finetuning_uses_the_released_model_and_global_batch(capsys, tmp_path):
+    models = tmp_path / "albert_large"
+    lines = dry_run(
+        capsys, "-c", "finetuning", "-t", "mrpc", "-m", "large", "-d", "fp32", "--dataset_path", "/glue/MRPC",
+        "--albert-config-dir", str(models), "-o", "/runs/mrpc", "-v", "4", "--launcher", "horovodrun",
+        "--cores_per_box", "8",
+    )  # fmt: skip
+    argv = shlex.split(lines[1])
+    assert os.path.basename(argv[0]) == "horovodrun"
+    assert argv[1:7] == ["-np", "4", "-H", "localhost:4", "--gloo", PY]
+    flags = argv[argv.index(PY) + 1 :]
+    assert flags[0] == script("run_classifier.py")
+    for flag in ("--task_name=MRPC", "--data_dir=/glue/MRPC", f"--spm_model_file={models}/30k-clean.model",
+                 f"--init_checkpoint={models}/model.ckpt-best", "--max_seq_length=128", "--train_batch_size=64",
+                 "--learning_rate=2e-05", "--train_step=800", "--warmup_step=200", "--use_horovod",
+                 "--intra_op_threads=2", "--do_train", "--do_eval"):  # fmt: skip
+        assert flag in flags, flag
+
+
+def test_refusals_are_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+    assert demo_albert.main(["-c", "pretraining", "-t", "bookswiki", "-m", "tiny"]) == 1
+    assert "pass --dataset_path" in capsys.readouterr().err
+    empty = tmp_path / "glue"
+    empty.mkdir()
+    assert demo_albert.main(["-c", "finetuning", "-t", "mrpc", "--dataset_path", str(empty)]) == 1
+    assert f"--dataset_path {empty}: no train.tsv, dev.tsv (MRPC data)" in capsys.readouterr().err
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "8")
+    assert demo_albert.main([]) == 1
+    assert "pass --kubernetes_run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        demo_albert.main(["-c", "pretraining", "-t", "mrpc"])
+    assert "-t mrpc is a finetuning test set; pass -c finetuning" in capsys.readouterr().err
+
+
+def run_demo(*argv: str, timeout: int = 400) -> str:
+    result = subprocess.run(
+        [PY, script("demo_albert.py"), *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    return result.stdout
+
+
+def read_results(path) -> dict[str, float]:
+    with open(path, encoding="utf-8") as f:
+        return {k.strip(): float(v) for k, v in (line.split("=") for line in f) if k.strip() != "checkpoint"}
+
+
+def test_overfit_demo_learns_the_sample_in_bf16(tmp_path):
+    run_demo("-c", "pretraining", "-t", "overfit", "-m", "tiny", "-d", "bf16", "-o", str(tmp_path))
+    results = read_results(tmp_path / "pretraining" / "eval_results.txt")
+    # Near-uniform guessing over 300 pieces would be 1/300; the sample is learnt by heart.
+    assert results["masked_lm_accuracy"] > 0.95
+    assert results["sentence_order_accuracy"] > 0.95
+
+
+def test_finetuning_demos_run_on_two_tf_workers(tmp_path):
+    run_demo("-c", "finetuning", "-t", "mrpc", "-v", "2", "--distribution", "tf", "-o", str(tmp_path))
+    results = read_results(tmp_path / "mrpc" / "eval_results.txt")
+    assert results["global_step"] == 100 and 0.0 <= results["eval_accuracy"] <= 1.0
+    run_demo("-c", "finetuning", "-t", "squad", "-o", str(tmp_path))
+    with open(tmp_path / "squad" / "predictions.json", encoding="utf-8") as f:
+        predictions = json.load(f)
+    with open(os.path.join(ROOT, "data", "squad_sample", "dev.json"), encoding="utf-8") as f:
+        questions = [q["id"] for a in json.load(f)["data"] for p in a["paragraphs"] for q in p["qas"]]
+    assert sorted(predictions) == sorted(questions)
+
+
+def test_overfit_demo_on_two_horovod_workers(tmp_path):
+    pytest.importorskip("horovod.tensorflow", reason="Horovod is installed in the CI's Horovod lane")
+    run_demo("-t", "overfit", "-d", "bf16", "-v", "2", "--launcher", "horovodrun", "-o", str(tmp_path))
+    results = read_results(tmp_path / "pretraining" / "eval_results.txt")
+    assert results["masked_lm_accuracy"] > 0.95

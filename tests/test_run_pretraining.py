@@ -150,5 +150,5 @@ def test_bad_input_is_a_one_line_error_before_training(tmp_path, sample_records,
         "--train_batch_size=10",
         "--gradient_accumulation_steps=4",
     )
-    assert "--train_batch_size 10 is not divisible by --gradient_accumulation_steps 4" in message
+    assert "--train_batch_size 10 does not split evenly into 1 replicas × 4 micro-batches" in message
     assert not os.path.exists(tmp_path / "out")

@@ -268,6 +268,8 @@ def make_dataset(
     bucket_width: int = 8,
     max_seq_length: int = 512,
     fixed_shapes: bool = False,
+    num_workers: int = 1,
+    worker_index: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `input_ids`, `input_mask`, `segment_ids` (int32, padded to the longest in the
     batch) and `label` (when the file has labels).
@@ -277,13 +279,15 @@ def make_dataset(
     to padding; `bucket_width` 0 batches them as they come, padded to the longest. Evaluation and
     prediction data is read once, in file order. `fixed_shapes` pads training batches to their
     bucket's width, or to `max_seq_length` without buckets (a few shapes for XLA to compile),
-    instead of to their longest sequence."""
+    instead of to their longest sequence. With several workers, each trains on its shard
+    (every `num_workers`-th example, from `worker_index`)."""
     targets = {}
     if features.labels is not None:
         targets["label"] = tf.io.FixedLenFeature([], tf.float32 if task.is_regression else tf.int64)
     dataset = read_feature_records(features.path, targets)
     if not is_training:
         return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.shard(num_workers, worker_index)
     dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
     if not bucket_width:
         shapes = {

@@ -357,14 +357,22 @@ def _feature_file(path: str, index: dict) -> FeatureFile:
 
 
 def make_dataset(
-    features: FeatureFile, batch_size: int, *, is_training: bool, seed: int = 12345, max_seq_length: int = 384
+    features: FeatureFile,
+    batch_size: int,
+    *,
+    is_training: bool,
+    seed: int = 12345,
+    num_workers: int = 1,
+    worker_index: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `input_ids`, `input_mask`, `segment_ids` (padded to the longest in the batch),
-    with `start_positions` / `end_positions` for training (shuffled and repeated)."""
+    with `start_positions` / `end_positions` for training (shuffled and repeated; with several
+    workers, each trains on every `num_workers`-th window from `worker_index`)."""
     position = tf.io.FixedLenFeature([], tf.int64)
     targets = {"start_positions": position, "end_positions": position} if is_training else {}
     dataset = read_feature_records(features.path, targets)
     if is_training:
+        dataset = dataset.shard(num_workers, worker_index)
         dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
         return dataset.padded_batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
