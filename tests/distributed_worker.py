@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--data_type", default="fp32")
     parser.add_argument("--accumulation_steps", type=int, default=1)
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--same_seed", action="store_true", help="seed every worker alike, as the scripts do")
     parser.add_argument("--local_devices", type=int, default=1, help="logical CPU devices (MirroredStrategy)")
     args = parser.parse_args()
 
@@ -48,8 +50,10 @@ def main() -> None:
     from albert.data.pretraining import make_pretraining_dataset
 
     workers = distribute.create_workers(args.engine, devices)
-    keras.utils.set_random_seed(100 + workers.rank)
-    config = get_config("tiny").replace(vocab_size=300)
+    keras.utils.set_random_seed(100 + (0 if args.same_seed else workers.rank))
+    config = get_config("tiny").replace(
+        vocab_size=300, hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout
+    )
     with workers.scope():
         model = modeling.create_pretraining_model(config, 10, dtype=precision.dtype_policy(args.data_type))
         schedule = optimization.WarmupPolynomialDecay(1e-3, args.steps, 2)
@@ -89,6 +93,9 @@ def main() -> None:
         log=workers.log,
     )
     save("weights")
+    generators = [layer.seed_generator for layer in model._flatten_layers() if getattr(layer, "seed_generator", None)]
+    seeds = {f"{i}": np.asarray(g.state.numpy()) for i, g in enumerate(generators)}
+    np.savez(os.path.join(args.out, f"dropout-{workers.rank}.npz"), **seeds)
 
 
 if __name__ == "__main__":

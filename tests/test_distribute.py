@@ -96,6 +96,21 @@ def test_tf_distribute_two_workers_match_one_process(reference, sample_records, 
     assert sorted(os.listdir(tmp_path / "run"))[:2] == ["checkpoint", "ckpt-10.data-00000-of-00001"]
 
 
+def test_workers_with_dropout_stay_equal_and_draw_their_own_masks(sample_records, tmp_path):
+    hosts = [f"localhost:{port}" for port in free_ports(2)]
+    envs = [
+        {"TF_CONFIG": json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})}
+        for i in range(2)
+    ]
+    command = worker_command(sample_records, str(tmp_path), "--engine", "tf", "--dropout", "0.1", "--same_seed")
+    run_workers([command, command], envs)
+    weights = [load(tmp_path / f"weights-{rank}.npz") for rank in range(2)]
+    assert all(np.array_equal(weights[0][k], weights[1][k]) for k in weights[0])
+    seeds = [load(tmp_path / f"dropout-{rank}.npz") for rank in range(2)]
+    assert seeds[0] and seeds[0].keys() == seeds[1].keys()
+    assert all(not np.array_equal(seeds[0][k], seeds[1][k]) for k in seeds[0])
+
+
 def test_mirrored_strategy_two_replicas_match_one_process(reference, sample_records, tmp_path):
     command = worker_command(
         sample_records, str(tmp_path), "--engine", "tf", "--local_devices", "2", "--data_type", reference[0]

@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Training throughput of this toolkit's ALBERT against keras-hub's, side by side, and against
+this machine's matrix-multiply ceiling.
+
+    python benchmarks/throughput.py                                   # ALBERT-base, batch 8 and 32, fp32 and bf16
+    python benchmarks/throughput.py --task classifier --precision bf16 --batch 32 --xla
+
+For each configuration (task, batch, precision, XLA) both models are built with the same
+config and trained on the same random batch with the same thread settings:
+  - ours: `modeling.create_pretraining_model` (MLM + SOP) or `create_classifier_model`, the
+    training step of `training.make_train_step` (LAMB, global-norm clipping), as the scripts run it;
+  - the peer: `keras_hub.models.AlbertBackbone` with keras-hub's `MaskedLMHead` (tied to its
+    token embedding) and a Dense SOP head, or a Dense classifier on the pooled output, trained by
+    a `tf.function` step with Keras' `Lamb`.
+After warm-up the two alternate for `--pairs` timed pairs of `--steps` steps each; the ratio is
+the median of ours/peer over the pairs.
+
+The ceiling is measured on the model's own GEMMs (every forward matmul of one training step and
+the two backward matmuls of each, at their shapes and counts), in the same precision:
+ceiling = their FLOPs / their time. The model's FLOPs per sequence are counted from the config:
+6 × the FLOPs-per-token of every matmul (encoder, embedding projection, masked-LM head on the
+masked positions only, pooler) + 3 × the forward attention FLOPs (QKᵀ and AV). Utilisation =
+FLOPs per sequence × sequences/s ÷ ceiling. One JSON line per configuration.
+
+keras-hub is a benchmark-only dependency: `pip install -r requirements-bench.txt`, then
+`pip install --no-deps keras-hub==0.32.0` (its other requirements are not needed to build the
+backbone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from albert import losses, modeling, optimization, precision, training  # noqa: E402
+from albert.configs import BertConfig, get_config  # noqa: E402
+
+# ----------------------------------------------------------------------------------------------
+# FLOPs and the ceiling
+# ----------------------------------------------------------------------------------------------
+
+
+def forward_gemms(config: BertConfig, batch: int, seq: int, predictions: int, task: str) -> list[tuple[int, int, int, int]]:
+    """(count, M, K, N) of every forward matmul of one step, M×K times K×N."""
+    h, i, tokens = config.hidden_size, config.intermediate_size, batch * seq
+    layers = config.num_hidden_layers
+    gemms = [(4 * layers, tokens, h, h), (layers, tokens, h, i), (layers, tokens, i, h), (1, batch, h, h)]
+    if config.embedding_size != h:
+        gemms.append((1, tokens, config.embedding_size, h))
+    if task == "pretraining":
+        e = config.embedding_size
+        gemms += [(1, batch * predictions, h, e), (1, batch * predictions, e, config.vocab_size)]
+    return gemms
+
+
+def attention_flops(config: BertConfig, seq: int) -> float:
+    """Forward FLOPs of QKᵀ and AV per sequence."""
+    return config.num_hidden_layers * 2 * (2 * seq * seq * config.hidden_size)
+
+
+def flops_per_sequence(config: BertConfig, seq: int, predictions: int, task: str) -> float:
+    matmuls = sum(count * 2 * m * k * n for count, m, k, n in forward_gemms(config, 1, seq, predictions, task))
+    return 3 * matmuls + 3 * attention_flops(config, seq)
+
+
+def gemm_ceiling(config: BertConfig, batch: int, seq: int, predictions: int, task: str, dtype: str) -> float:
+    """GFLOP/s of the step's GEMMs (forward, input gradient, weight gradient) in `dtype`."""
+    total_flops, total_time = 0.0, 0.0
+    for count, m, k, n in forward_gemms(config, batch, seq, predictions, task):
+        for a_shape, b_shape, transpose_a, transpose_b in (
+            ((m, k), (k, n), False, False),  # forward
+            ((m, n), (k, n), False, True),  # input gradient: dY·Wᵀ
+            ((m, k), (m, n), True, False),  # weight gradient: Xᵀ·dY
+        ):
+            a = tf.random.normal(a_shape, dtype=tf.float32)
+            b = tf.random.normal(b_shape, dtype=tf.float32)
+            a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+            repeats = max(1, int(2e9 // (2 * m * k * n)))
+
+            @tf.function
+            def run(a, b, repeats=repeats, ta=transpose_a, tb=transpose_b):
+                out = tf.zeros((), tf.float32)
+                for _ in tf.range(repeats):
+                    out += tf.cast(tf.matmul(a, b, transpose_a=ta, transpose_b=tb)[0, 0], tf.float32)
+                return out
+
+            run(a, b).numpy()
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                run(a, b).numpy()
+                times.append((time.perf_counter() - start) / repeats)
+            total_time += count * min(times)
+            total_flops += count * 2 * m * k * n
+    return total_flops / total_time / 1e9
+
+
+# ----------------------------------------------------------------------------------------------
+# The two models
+# ----------------------------------------------------------------------------------------------
+
+
+def random_batch(config: BertConfig, batch: int, seq: int, predictions: int, seed: int = 0) -> dict[str, tf.Tensor]:
+    rng = np.random.default_rng(seed)
+    return {
+        "input_ids": tf.constant(rng.integers(5, config.vocab_size, (batch, seq)), tf.int32),
+        "input_mask": tf.ones((batch, seq), tf.int32),
+        "segment_ids": tf.constant(np.repeat([[0] * (seq // 2) + [1] * (seq - seq // 2)], batch, 0), tf.int32),
+        "masked_lm_positions": tf.constant(
+            np.sort(rng.choice(np.arange(1, seq), (batch, predictions)), axis=1), tf.int32
+        ),
+        "masked_lm_ids": tf.constant(rng.integers(5, config.vocab_size, (batch, predictions)), tf.int32),
+        "masked_lm_weights": tf.ones((batch, predictions), tf.float32),
+        "next_sentence_labels": tf.constant(rng.integers(0, 2, (batch, 1)), tf.int32),
+        "label": tf.constant(rng.integers(0, 2, (batch,)), tf.int32),
+    }
+
+
+def our_step(config: BertConfig, task: str, predictions: int, dtype: str, xla: bool):
+    policy = precision.dtype_policy(dtype)
+    optimizer = optimization.create_optimizer("lamb", 1e-4)
+    if task == "pretraining":
+        model = modeling.create_pretraining_model(config, predictions, dtype=policy)
+        return training.make_train_step(
+            model,
+            losses.pretraining_loss,
+            optimizer,
+            loss_scale=precision.create_loss_scale(dtype),
+            jit_compile=xla,
+            denominators_fn=losses.pretraining_denominators,
+        )
+    model = modeling.create_classifier_model(config, 2, dtype=policy)
+
+    def loss_fn(outputs, batch):
+        return losses.classification_loss(outputs["logits"], batch["label"]), {}
+
+    return training.make_train_step(model, loss_fn, optimizer, jit_compile=xla)
+
+
+def peer_step(config: BertConfig, task: str, predictions: int, dtype: str, xla: bool):
+    import keras_hub
+
+    policy = precision.dtype_policy(dtype)
+    backbone = keras_hub.models.AlbertBackbone(
+        vocabulary_size=config.vocab_size,
+        num_layers=config.num_hidden_layers,
+        num_heads=config.num_attention_heads,
+        embedding_dim=config.embedding_size,
+        hidden_dim=config.hidden_size,
+        intermediate_dim=config.intermediate_size,
+        num_groups=config.num_hidden_groups,
+        dropout=config.hidden_dropout_prob,
+        max_sequence_length=config.max_position_embeddings,
+        dtype=policy,
+    )
+    inputs = dict(backbone.input)
+    pooled = backbone.output["pooled_output"]
+    if task == "pretraining":
+        positions = keras.Input((predictions,), dtype="int32", name="mask_positions")
+        inputs["mask_positions"] = positions
+        head = keras_hub.layers.MaskedLMHead(
+            token_embedding=backbone.token_embedding, intermediate_activation="gelu", dtype=policy
+        )
+        outputs = {
+            "mlm": head(backbone.output["sequence_output"], mask_positions=positions),
+            "sop": keras.layers.Dense(2, dtype=policy)(pooled),
+        }
+    else:
+        outputs = {"logits": keras.layers.Dense(2, dtype=policy)(pooled)}
+    model = keras.Model(inputs, outputs)
+    optimizer = keras.optimizers.Lamb(learning_rate=1e-4)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def step(batch):
+        features = {
+            "token_ids": batch["input_ids"],
+            "segment_ids": batch["segment_ids"],
+            "padding_mask": tf.cast(batch["input_mask"], tf.bool),
+        }
+        if task == "pretraining":
+            features["mask_positions"] = batch["masked_lm_positions"]
+        with tf.GradientTape() as tape:
+            out = model(features, training=True)
+            if task == "pretraining":
+                loss = ce(batch["masked_lm_ids"], tf.cast(out["mlm"], tf.float32), batch["masked_lm_weights"])
+                loss += ce(batch["next_sentence_labels"], tf.cast(out["sop"], tf.float32))
+            else:
+                loss = ce(batch["label"], tf.cast(out["logits"], tf.float32))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    return tf.function(step, jit_compile=xla)
+
+
+def seconds_per_step(step, batch, steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        result = step(batch)
+    tf.nest.map_structure(lambda t: t.numpy(), result)
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", default="albert_base_v2")
+    parser.add_argument("--task", nargs="+", default=["pretraining"], choices=("pretraining", "classifier"))
+    parser.add_argument("--batch", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--predictions", type=int, default=20)
+    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=("fp32", "bf16"))
+    parser.add_argument("--xla", action="store_true", help="compile both training steps with XLA")
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3, help="steps per timed run")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--no_peer", action="store_true", help="time ours only")
+    args = parser.parse_args()
+
+    config = get_config(args.variant)
+    threads = {
+        "intra_op": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "inter_op": tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count(),
+    }
+    ceilings: dict[tuple, float] = {}
+    for task in args.task:
+        for dtype in args.precision:
+            for batch_size in args.batch:
+                key = (task, dtype, batch_size)
+                ceilings[key] = gemm_ceiling(
+                    config, batch_size, args.seq, args.predictions, task, "float32" if dtype == "fp32" else "bfloat16"
+                )
+                flops = flops_per_sequence(config, args.seq, args.predictions, task)
+                batch = random_batch(config, batch_size, args.seq, args.predictions)
+                ours = our_step(config, task, args.predictions, dtype, args.xla)
+                peer = None if args.no_peer else peer_step(config, task, args.predictions, dtype, args.xla)
+                for _ in range(args.warmup):
+                    seconds_per_step(ours, batch, 1)
+                    if peer:
+                        seconds_per_step(peer, batch, 1)
+                ours_rates, peer_rates = [], []
+                for _ in range(args.pairs):
+                    ours_rates.append(batch_size / seconds_per_step(ours, batch, args.steps))
+                    if peer:
+                        peer_rates.append(batch_size / seconds_per_step(peer, batch, args.steps))
+                ceiling = ceilings[key]
+                ours_rate = statistics.median(ours_rates)
+                result = {
+                    "task": task,
+                    "variant": args.variant,
+                    "batch": batch_size,
+                    "seq": args.seq,
+                    "precision": dtype,
+                    "xla": args.xla,
+                    "threads": threads,
+                    "gflop_per_sequence": round(flops / 1e9, 2),
+                    "ceiling_gflops": round(ceiling, 1),
+                    "ours_sequences_per_second": round(ours_rate, 3),
+                    "ours_utilisation": round(ours_rate * flops / 1e9 / ceiling, 3),
+                }
+                if peer:
+                    peer_rate = statistics.median(peer_rates)
+                    result.update(
+                        peer="keras-hub AlbertBackbone",
+                        peer_sequences_per_second=round(peer_rate, 3),
+                        peer_utilisation=round(peer_rate * flops / 1e9 / ceiling, 3),
+                        ratio_median=round(statistics.median(o / p for o, p in zip(ours_rates, peer_rates)), 3),
+                        ratios=[round(o / p, 3) for o, p in zip(ours_rates, peer_rates)],
+                    )
+                print(json.dumps(result), flush=True)
+                del ours, peer
+                keras.backend.clear_session()
+
+
+if __name__ == "__main__":
+    main()
