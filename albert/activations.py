@@ -12,15 +12,12 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from albert import kernels
 
-def gelu_tanh(x: tf.Tensor) -> tf.Tensor:
-    """GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
-    return tf.nn.gelu(x, approximate=True)
-
-
-def gelu_erf(x: tf.Tensor) -> tf.Tensor:
-    """GELU, exact form: x·Φ(x)."""
-    return tf.nn.gelu(x, approximate=False)
+# GELU, tanh approximation 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), and the exact form x·Φ(x):
+# fused kernels (albert/kernels.py).
+gelu_tanh = kernels.gelu_tanh
+gelu_erf = kernels.gelu_erf
 
 
 ACTIVATIONS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {

@@ -35,6 +35,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from albert import kernels
 from albert.activations import get_activation
 from albert.configs import AlbertConfig, BertConfig
 
@@ -56,18 +57,39 @@ def _initializer(config: BertConfig) -> keras.initializers.Initializer:
     return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
 
 
+class GeluDense(keras.layers.Dense):
+    """Keras' Dense (same variables, `kernel` and `bias`) followed by GELU, with the bias add and
+    the GELU as one fused kernel (`kernels.bias_gelu`)."""
+
+    def __init__(self, units: int, gelu: str, **kwargs):
+        super().__init__(units, **kwargs)
+        self.gelu = gelu
+
+    def call(self, inputs, training=None):
+        return kernels.bias_gelu(keras.ops.matmul(inputs, self.kernel), tf.convert_to_tensor(self.bias), self.gelu)
+
+
 def _dense(units: int, config: BertConfig, name: str, dtype: Any, activation: str | None = None):
-    return keras.layers.Dense(
-        units,
-        activation=get_activation(activation) if activation else None,
-        kernel_initializer=_initializer(config),
-        name=name,
-        dtype=dtype,
-    )
+    settings = dict(kernel_initializer=_initializer(config), name=name, dtype=dtype)
+    if activation in kernels.GELU_FORMS:
+        return GeluDense(units, activation, **settings)
+    return keras.layers.Dense(units, activation=get_activation(activation) if activation else None, **settings)
+
+
+class LayerNorm(keras.layers.LayerNormalization):
+    """Keras' LayerNormalization (same variables, `gamma` and `beta`) over the last axis,
+    computed in float32 with float32 parameters by one fused kernel (`kernels.layer_norm`)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(epsilon=LAYER_NORM_EPSILON, autocast=False, **kwargs)
+
+    def call(self, inputs):
+        gamma, beta = tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta)
+        return kernels.layer_norm(inputs, gamma, beta, self.epsilon, self.compute_dtype)
 
 
 def _layer_norm(name: str, dtype: Any) -> keras.layers.LayerNormalization:
-    return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name, dtype=dtype)
+    return LayerNorm(name=name, dtype=dtype)
 
 
 def _build_in(layer: keras.layers.Layer, path: str, input_shape) -> None:
@@ -207,14 +229,17 @@ class TransformerBlock(keras.layers.Layer):
         # Built here from the integer mask: a float mask argument would be autocast to 16 bits.
         attention_mask = (1.0 - tf.cast(input_mask[:, tf.newaxis, tf.newaxis, :], tf.float32)) * MASK_ADDER
         heads_shape = [batch, seq_length, self.num_heads, self.head_size]
-        q = tf.reshape(self.query(hidden), heads_shape)
-        k = tf.reshape(self.key(hidden), heads_shape)
-        v = tf.reshape(self.value(hidden), heads_shape)
-        scores = tf.einsum("bsnd,btnd->bnst", q, k)
-        scores = tf.cast(scores, tf.float32) * (1.0 / math.sqrt(self.head_size)) + attention_mask
-        probs = tf.nn.softmax(scores, axis=-1)
-        probs = self.attention_dropout(tf.cast(probs, self.compute_dtype), training=training)
-        context = tf.einsum("bnst,btnd->bsnd", probs, v)
+
+        def heads(x: tf.Tensor) -> tf.Tensor:  # [B, S, H] -> [B, N, S, D]
+            return tf.transpose(tf.reshape(x, heads_shape), [0, 2, 1, 3])
+
+        q, k, v = heads(self.query(hidden)), heads(self.key(hidden)), heads(self.value(hidden))
+        # Batched matmuls on [B, N, S, D]: their gradients are batched matmuls too (an einsum over
+        # [B, S, N, D] transposes its operands in every pass, forward and backward).
+        scores = tf.matmul(q, k, transpose_b=True)
+        probs = kernels.attention_probs(scores, attention_mask, 1.0 / math.sqrt(self.head_size), self.compute_dtype)
+        probs = self.attention_dropout(probs, training=training)
+        context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
         context = tf.reshape(context, [batch, seq_length, self.config.hidden_size])
         attention = self.hidden_dropout(self.attention_output(context), training=training)
         attention = self.attention_layer_norm(attention + hidden)

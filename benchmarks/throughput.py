@@ -12,15 +12,16 @@ config and trained on the same random batch with the same thread settings:
   - the peer: `keras_hub.models.AlbertBackbone` with keras-hub's `MaskedLMHead` (tied to its
     token embedding) and a Dense SOP head, or a Dense classifier on the pooled output, trained by
     a `tf.function` step with Keras' `Lamb`.
-After warm-up the two alternate for `--pairs` timed pairs of `--steps` steps each; the ratio is
-the median of ours/peer over the pairs.
+After warm-up the two alternate for `--pairs` timed pairs of `--steps` steps each (the ceiling
+is measured again before each pair); the ratio is the median of ours/peer over the pairs.
 
 The ceiling is measured on the model's own GEMMs (every forward matmul of one training step and
 the two backward matmuls of each, at their shapes and counts), in the same precision:
 ceiling = their FLOPs / their time. The model's FLOPs per sequence are counted from the config:
 6 × the FLOPs-per-token of every matmul (encoder, embedding projection, masked-LM head on the
 masked positions only, pooler) + 3 × the forward attention FLOPs (QKᵀ and AV). Utilisation =
-FLOPs per sequence × sequences/s ÷ ceiling. One JSON line per configuration.
+FLOPs per sequence × sequences/s ÷ ceiling, the median over the pairs. One JSON line per
+configuration.
 
 keras-hub is a benchmark-only dependency: `pip install -r requirements-bench.txt`, then
 `pip install --no-deps keras-hub==0.32.0` (its other requirements are not needed to build the
@@ -52,7 +53,9 @@ from albert.configs import BertConfig, get_config  # noqa: E402
 # ----------------------------------------------------------------------------------------------
 
 
-def forward_gemms(config: BertConfig, batch: int, seq: int, predictions: int, task: str) -> list[tuple[int, int, int, int]]:
+def forward_gemms(
+    config: BertConfig, batch: int, seq: int, predictions: int, task: str
+) -> list[tuple[int, int, int, int]]:
     """(count, M, K, N) of every forward matmul of one step, M×K times K×N."""
     h, i, tokens = config.hidden_size, config.intermediate_size, batch * seq
     layers = config.num_hidden_layers
@@ -75,19 +78,19 @@ def flops_per_sequence(config: BertConfig, seq: int, predictions: int, task: str
     return 3 * matmuls + 3 * attention_flops(config, seq)
 
 
-def gemm_ceiling(config: BertConfig, batch: int, seq: int, predictions: int, task: str, dtype: str) -> float:
-    """GFLOP/s of the step's GEMMs (forward, input gradient, weight gradient) in `dtype`."""
-    total_flops, total_time = 0.0, 0.0
+def gemm_ceiling(config: BertConfig, batch: int, seq: int, predictions: int, task: str, dtype: str):
+    """A function that measures the GFLOP/s of the step's GEMMs (forward, input gradient, weight
+    gradient, each at its shape and count) in `dtype`: their FLOPs / the sum of their best times."""
+    runs = []
     for count, m, k, n in forward_gemms(config, batch, seq, predictions, task):
         for a_shape, b_shape, transpose_a, transpose_b in (
             ((m, k), (k, n), False, False),  # forward
             ((m, n), (k, n), False, True),  # input gradient: dY·Wᵀ
             ((m, k), (m, n), True, False),  # weight gradient: Xᵀ·dY
         ):
-            a = tf.random.normal(a_shape, dtype=tf.float32)
-            b = tf.random.normal(b_shape, dtype=tf.float32)
-            a, b = tf.cast(a, dtype), tf.cast(b, dtype)
-            repeats = max(1, int(2e9 // (2 * m * k * n)))
+            a = tf.cast(tf.random.normal(a_shape), dtype)
+            b = tf.cast(tf.random.normal(b_shape), dtype)
+            repeats = max(1, int(1e9 // (2 * m * k * n)))
 
             @tf.function
             def run(a, b, repeats=repeats, ta=transpose_a, tb=transpose_b):
@@ -97,14 +100,21 @@ def gemm_ceiling(config: BertConfig, batch: int, seq: int, predictions: int, tas
                 return out
 
             run(a, b).numpy()
+            runs.append((count, 2 * m * k * n, repeats, run, a, b))
+
+    def measure() -> float:
+        total_flops, total_time = 0.0, 0.0
+        for count, flops, repeats, run, a, b in runs:
             times = []
-            for _ in range(3):
+            for _ in range(2):
                 start = time.perf_counter()
                 run(a, b).numpy()
                 times.append((time.perf_counter() - start) / repeats)
             total_time += count * min(times)
-            total_flops += count * 2 * m * k * n
-    return total_flops / total_time / 1e9
+            total_flops += count * flops
+        return total_flops / total_time / 1e9
+
+    return measure
 
 
 # ----------------------------------------------------------------------------------------------
@@ -227,19 +237,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="steps per timed run")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--no_peer", action="store_true", help="time ours only")
+    parser.add_argument("--intra_op_threads", type=int, default=0, help="for both models (0: TensorFlow's default)")
+    parser.add_argument("--inter_op_threads", type=int, default=0, help="for both models (0: TensorFlow's default)")
     args = parser.parse_args()
+    if args.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+    if args.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
 
     config = get_config(args.variant)
     threads = {
         "intra_op": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
         "inter_op": tf.config.threading.get_inter_op_parallelism_threads() or os.cpu_count(),
     }
-    ceilings: dict[tuple, float] = {}
     for task in args.task:
         for dtype in args.precision:
             for batch_size in args.batch:
-                key = (task, dtype, batch_size)
-                ceilings[key] = gemm_ceiling(
+                ceiling_of = gemm_ceiling(
                     config, batch_size, args.seq, args.predictions, task, "float32" if dtype == "fp32" else "bfloat16"
                 )
                 flops = flops_per_sequence(config, args.seq, args.predictions, task)
@@ -250,13 +264,18 @@ def main() -> None:
                     seconds_per_step(ours, batch, 1)
                     if peer:
                         seconds_per_step(peer, batch, 1)
-                ours_rates, peer_rates = [], []
+                # Each pair also measures the ceiling, so that drifts of the machine's speed
+                # (seen here: ±5 % over minutes) affect both sides of every ratio alike.
+                ceilings, ours_rates, peer_rates = [], [], []
                 for _ in range(args.pairs):
+                    ceilings.append(ceiling_of())
                     ours_rates.append(batch_size / seconds_per_step(ours, batch, args.steps))
                     if peer:
                         peer_rates.append(batch_size / seconds_per_step(peer, batch, args.steps))
-                ceiling = ceilings[key]
-                ours_rate = statistics.median(ours_rates)
+
+                def utilisation(rates: list[float], flops: float = flops, ceilings: list = ceilings) -> float:
+                    return statistics.median(r * flops / 1e9 / c for r, c in zip(rates, ceilings))
+
                 result = {
                     "task": task,
                     "variant": args.variant,
@@ -266,16 +285,15 @@ def main() -> None:
                     "xla": args.xla,
                     "threads": threads,
                     "gflop_per_sequence": round(flops / 1e9, 2),
-                    "ceiling_gflops": round(ceiling, 1),
-                    "ours_sequences_per_second": round(ours_rate, 3),
-                    "ours_utilisation": round(ours_rate * flops / 1e9 / ceiling, 3),
+                    "ceiling_gflops": round(statistics.median(ceilings), 1),
+                    "ours_sequences_per_second": round(statistics.median(ours_rates), 3),
+                    "ours_utilisation": round(utilisation(ours_rates), 3),
                 }
                 if peer:
-                    peer_rate = statistics.median(peer_rates)
                     result.update(
                         peer="keras-hub AlbertBackbone",
-                        peer_sequences_per_second=round(peer_rate, 3),
-                        peer_utilisation=round(peer_rate * flops / 1e9 / ceiling, 3),
+                        peer_sequences_per_second=round(statistics.median(peer_rates), 3),
+                        peer_utilisation=round(utilisation(peer_rates), 3),
                         ratio_median=round(statistics.median(o / p for o, p in zip(ours_rates, peer_rates)), 3),
                         ratios=[round(o / p, 3) for o, p in zip(ours_rates, peer_rates)],
                     )
