@@ -2,7 +2,7 @@
 """Runs the toolkit's tasks with sensible defaults, on one device or across workers, with
 Habana's demo_albert.py flags.
 
-    python demo_albert.py                                   # tiny ALBERT learns the sample text by heart (CPU, ~1 min)
+    python demo_albert.py                                   # tiny ALBERT learns the sample text by heart (CPU, ~30 s)
     python demo_albert.py -c pretraining -t overfit -m tiny -d bf16 -v 2 --distribution tf
     python demo_albert.py -c finetuning -t mrpc -m base -d bf16 --dataset_path glue/MRPC
     python demo_albert.py -c finetuning -t squad -m large -d bf16 -v 8 --dataset_path squad
