@@ -156,7 +156,6 @@ class LoopConfig:
         batch_size: sequences per step (all micro-batches), for the sequences/s figure.
         save_checkpoints_steps, keep_checkpoint_max: how often to save and how many to keep.
         log_steps: how often to log (and write summaries).
-        is_chief: only the chief writes checkpoints, summaries and logs of its own.
     """
 
     output_dir: str
@@ -165,7 +164,6 @@ class LoopConfig:
     save_checkpoints_steps: int = 1000
     keep_checkpoint_max: int = 5
     log_steps: int = 100
-    is_chief: bool = True
 
     def __post_init__(self) -> None:
         for name in ("num_train_steps", "batch_size", "save_checkpoints_steps", "keep_checkpoint_max", "log_steps"):
@@ -226,7 +224,7 @@ def train(
     """
     loss_scale = loss_scale or LossScale()
     workers = workers or distribute.Workers()
-    is_chief = config.is_chief and workers.is_chief
+    is_chief = workers.is_chief
     with workers.scope():
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     step_fn = make_train_step(
@@ -242,13 +240,7 @@ def train(
         workers=workers,
     )
     iterator = iter(dataset)
-    # Dropout draws from Keras seed generators, whose state the model's own checkpoint entry
-    # does not hold; saving it makes a resumed run draw the same masks.
-    dropout_state = [
-        layer.seed_generator.state.value
-        for layer in model._flatten_layers(include_self=False)
-        if getattr(layer, "seed_generator", None) is not None  # Dropout with a rate > 0
-    ]
+    dropout_state = dropout_states(model)
     checkpoint = tf.train.Checkpoint(
         model=model,
         optimizer=optimizer,
@@ -353,6 +345,17 @@ def train(
     if writer:
         writer.flush()
     return last
+
+
+def dropout_states(model: keras.Model) -> list[tf.Variable]:
+    """The state variables of the model's dropout (Keras seed generators of Dropout layers with a
+    rate > 0). The model's own checkpoint entry does not hold them; saving them makes a resumed
+    run draw the same masks."""
+    return [
+        layer.seed_generator.state.value
+        for layer in model._flatten_layers(include_self=False)
+        if getattr(layer, "seed_generator", None) is not None
+    ]
 
 
 def write_scalar(name: str, value: float) -> None:

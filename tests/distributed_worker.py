@@ -93,8 +93,7 @@ def main() -> None:
         log=workers.log,
     )
     save("weights")
-    generators = [layer.seed_generator for layer in model._flatten_layers() if getattr(layer, "seed_generator", None)]
-    seeds = {f"{i}": np.asarray(g.state.numpy()) for i, g in enumerate(generators)}
+    seeds = {f"{i}": np.asarray(state.numpy()) for i, state in enumerate(training.dropout_states(model))}
     np.savez(os.path.join(args.out, f"dropout-{workers.rank}.npz"), **seeds)
 
 

@@ -4,16 +4,14 @@ process) give every worker the weights one process reaches on the same global ba
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from albert import distribute
+from albert import distribute, launch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "distributed_worker.py")
@@ -72,38 +70,23 @@ def reference(request, tmp_path_factory, sample_records):
     return data_type, load(os.path.join(out, "initial-0.npz")), load(os.path.join(out, "weights-0.npz"))
 
 
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+def two_tf_workers(command: list[str]) -> None:
+    """Runs `command` as two local tf.distribute workers, as the launcher starts them."""
+    placement = launch.Placement(workers_per_box=2, distribution="tf")
+    commands = launch.tf_worker_commands(command, placement)
+    run_workers([argv for _, argv in commands], [env for env, _ in commands])
 
 
 def test_tf_distribute_two_workers_match_one_process(reference, sample_records, tmp_path):
     data_type = reference[0]
-    hosts = [f"localhost:{port}" for port in free_ports(2)]
-    envs = [
-        {"TF_CONFIG": json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})}
-        for i in range(2)
-    ]
-    command = worker_command(sample_records, str(tmp_path), "--engine", "tf", "--data_type", data_type)
-    run_workers([command, command], envs)
+    two_tf_workers(worker_command(sample_records, str(tmp_path), "--engine", "tf", "--data_type", data_type))
     assert_same_weights(reference, tmp_path, ranks=2)
     # Only the chief wrote checkpoints.
     assert sorted(os.listdir(tmp_path / "run"))[:2] == ["checkpoint", "ckpt-10.data-00000-of-00001"]
 
 
 def test_workers_with_dropout_stay_equal_and_draw_their_own_masks(sample_records, tmp_path):
-    hosts = [f"localhost:{port}" for port in free_ports(2)]
-    envs = [
-        {"TF_CONFIG": json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})}
-        for i in range(2)
-    ]
-    command = worker_command(sample_records, str(tmp_path), "--engine", "tf", "--dropout", "0.1", "--same_seed")
-    run_workers([command, command], envs)
+    two_tf_workers(worker_command(sample_records, str(tmp_path), "--engine", "tf", "--dropout", "0.1", "--same_seed"))
     weights = [load(tmp_path / f"weights-{rank}.npz") for rank in range(2)]
     assert all(np.array_equal(weights[0][k], weights[1][k]) for k in weights[0])
     seeds = [load(tmp_path / f"dropout-{rank}.npz") for rank in range(2)]
