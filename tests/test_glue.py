@@ -174,15 +174,16 @@ def test_training_batches_are_full_bucketed_and_padded_to_their_longest(tmp_path
     for batch in dataset.take(30):
         mask = batch["input_mask"].numpy()
         lengths = mask.sum(axis=1)
-        assert mask.shape[0] == 8 and mask.shape[1] == lengths.max()
+        assert mask.shape[0] == 8 and mask.shape[1] == -(-lengths.max() // 8) * 8  # rounded up to 8
         assert (lengths.min() - 1) // 16 == (lengths.max() - 1) // 16  # one bucket
         assert np.all(batch["input_ids"].numpy()[mask == 0] == 0)
         assert np.all(np.isin(batch["label"].numpy(), [0, 1]))
-    fixed = glue.make_dataset(features, task, 8, is_training=True, max_seq_length=64, fixed_shapes=True)
+    fixed = glue.make_dataset(features, task, 8, is_training=True, bucket_width=8, max_seq_length=64, fixed_shapes=True)
     assert {int(b["input_ids"].shape[1]) for b in fixed.take(30)} <= {8, 16, 24, 32, 40, 48, 56, 64}
     plain = glue.make_dataset(features, task, 8, is_training=True, bucket_width=0, max_seq_length=64)
-    spans = [np.ptp(b["input_mask"].numpy().sum(axis=1)) for b in plain.take(30)]
-    assert max(spans) > 8  # batches as they come: lengths mixed
+    masks = [b["input_mask"].numpy() for b in plain.take(30)]
+    assert max(np.ptp(m.sum(axis=1)) for m in masks) > 8  # batches as they come: lengths mixed
+    assert all(m.shape[1] == -(-m.sum(axis=1).max() // 8) * 8 for m in masks)
     padded = glue.make_dataset(
         features, task, 8, is_training=True, bucket_width=0, max_seq_length=64, fixed_shapes=True
     )

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from albert import modeling
 from albert.configs import AlbertConfig, BertConfig, get_config
@@ -266,3 +267,72 @@ def test_checkpoint_round_trip_restores_every_variable(tmp_path, config):
     tf.train.Checkpoint(model=restored).read(path).assert_existing_objects_matched()
     for v in restored.weights:
         np.testing.assert_array_equal(v.numpy(), values[v.path].astype(np.float32), err_msg=v.path)
+
+
+@pytest.mark.parametrize("config", [TINY_ALBERT, TINY_BERT], ids=["albert", "bert"])
+def test_heads_reading_few_positions_get_the_whole_sequences_gradients(config):
+    # The pretraining and classifier models run their last block only where their heads read
+    # (masked positions and [CLS]); forward and backward must equal the whole-sequence path.
+    config = config.replace(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    batch = pretraining_batch(3, 12, 4, config.vocab_size, seed=13, pad=True)
+    batch["masked_lm_positions"][0, -1] = 0  # padding predictions point at position 0
+    inputs = {k: tf.constant(batch[k]) for k in modeling.INPUT_NAMES}
+    positions = tf.constant(batch["masked_lm_positions"])
+    pretraining = modeling.create_pretraining_model(config, max_predictions_per_seq=4)
+    classifier = modeling.create_classifier_model(config, num_labels=3, dropout=0.0)
+    rng = np.random.default_rng(14)
+    for model, name in ((pretraining, "masked_lm_logits"), (classifier, "logits")):
+        randomize_weights(model, seed=15)
+        encoder = model.get_layer("bert")
+        probe = tf.constant(rng.normal(size=model.output[name].shape[1:]), tf.float32)
+        with tf.GradientTape(persistent=True) as tape:
+            fast = model({**inputs, "masked_lm_positions": positions} if name == "masked_lm_logits" else inputs)
+            whole = encoder(inputs)
+            if name == "masked_lm_logits":
+                heads = model.get_layer("cls")
+                slow = heads(whole["sequence_output"], whole["pooled_output"], positions)
+            else:
+                slow = {"logits": model.get_layer("classifier")(whole["pooled_output"])}
+            fast_loss = tf.reduce_sum(fast[name] * probe)
+            slow_loss = tf.reduce_sum(slow[name] * probe)
+        np.testing.assert_allclose(fast[name].numpy(), slow[name].numpy(), atol=1e-5, rtol=0)
+        variables = model.trainable_variables
+        for v, a, b in zip(variables, tape.gradient(fast_loss, variables), tape.gradient(slow_loss, variables)):
+            assert (a is None) == (b is None), v.path  # the sentence-order head gets none in both
+            if a is None:
+                continue
+            a, b = tf.convert_to_tensor(a).numpy(), tf.convert_to_tensor(b).numpy()
+            np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, np.abs(b).max()), rtol=0, err_msg=v.path)
+
+
+@pytest.mark.parametrize("config", [TINY_ALBERT, TINY_BERT], ids=["albert", "bert"])
+def test_unpadded_encoder_equals_the_padded_one_at_real_tokens(config):
+    config = config.replace(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    padded_model = modeling.create_classifier_model(config, num_labels=2, dropout=0.0)
+    unpadded_model = modeling.create_classifier_model(config, num_labels=2, dropout=0.0, unpad=True)
+    weights = randomize_weights(padded_model, seed=16)
+    for v in unpadded_model.weights:
+        v.assign(weights[v.path])
+    batch = pretraining_batch(4, 16, 2, config.vocab_size, seed=17, pad=True)
+    inputs = {k: tf.constant(batch[k]) for k in modeling.INPUT_NAMES}
+    cfg = config.to_dict()
+    seq, pooled = ref.encoder(weights, cfg, batch["input_ids"], batch["input_mask"], batch["segment_ids"])
+    real = batch["input_mask"][..., None] > 0
+    encoded = unpadded_model.get_layer("bert")(inputs, unpad=True)
+    np.testing.assert_allclose(np.where(real, encoded["sequence_output"].numpy(), 0), np.where(real, seq, 0), atol=1e-5)
+    np.testing.assert_array_equal(np.where(real, 0, encoded["sequence_output"].numpy()), 0)  # zeros at the padding
+    np.testing.assert_allclose(encoded["pooled_output"].numpy(), pooled, atol=1e-5, rtol=0)
+
+    probe = tf.constant(np.random.default_rng(18).normal(size=(4, 2)), tf.float32)
+    grads = []
+    for model in (padded_model, unpadded_model):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(inputs, training=True)["logits"] * probe)
+        grads.append(
+            {
+                v.path: tf.convert_to_tensor(g).numpy()
+                for v, g in zip(model.trainable_variables, tape.gradient(loss, model.trainable_variables))
+            }
+        )
+    for path, g in grads[0].items():
+        np.testing.assert_allclose(grads[1][path], g, atol=1e-5 * max(1.0, np.abs(g).max()), rtol=0, err_msg=path)

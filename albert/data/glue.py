@@ -258,6 +258,17 @@ def cached_features(
     return FeatureFile(f"{stem}.tfrecord", [e.guid for e in examples], labels)
 
 
+# Batches padded to their longest sequence are padded further to a multiple of this many tokens:
+# every new shape costs compiling (the fused kernels) and new oneDNN primitives, so a few shapes
+# are cheaper than one per length.
+LENGTH_MULTIPLE = 8
+
+
+def _round_length(batch: dict) -> dict:
+    extra = -tf.shape(batch["input_ids"])[1] % LENGTH_MULTIPLE
+    return {k: v if k == "label" else tf.pad(v, [[0, 0], [0, extra]]) for k, v in batch.items()}
+
+
 def make_dataset(
     features: FeatureFile,
     task: Task,
@@ -265,35 +276,38 @@ def make_dataset(
     *,
     is_training: bool,
     seed: int = 12345,
-    bucket_width: int = 8,
+    bucket_width: int = 0,
     max_seq_length: int = 512,
     fixed_shapes: bool = False,
     num_workers: int = 1,
     worker_index: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `input_ids`, `input_mask`, `segment_ids` (int32, padded to the longest in the
-    batch) and `label` (when the file has labels).
+    batch, rounded up to a multiple of `LENGTH_MULTIPLE`) and `label` (when the file has labels).
 
     Training data is shuffled (all of it, up to `SHUFFLE_BUFFER` examples), repeated, and batched
-    within length buckets `bucket_width` tokens wide (every batch is full), so little compute goes
-    to padding; `bucket_width` 0 batches them as they come, padded to the longest. Evaluation and
-    prediction data is read once, in file order. `fixed_shapes` pads training batches to their
-    bucket's width, or to `max_seq_length` without buckets (a few shapes for XLA to compile),
-    instead of to their longest sequence. With several workers, each trains on its shard
+    as it comes (every batch is full). The classifier's encoder skips the padding
+    (`modeling.Packing`), so random batches cost little more than sorted ones. With
+    `bucket_width` each batch instead comes from one length bucket that many tokens wide: less
+    padding, but batches that are not random. Evaluation and prediction data is read once, in
+    file order. `fixed_shapes` pads training batches to their bucket's width, or to
+    `max_seq_length` without buckets (a few shapes for XLA to compile), instead of to their
+    longest sequence. With several workers, each trains on its shard
     (every `num_workers`-th example, from `worker_index`)."""
     targets = {}
     if features.labels is not None:
         targets["label"] = tf.io.FixedLenFeature([], tf.float32 if task.is_regression else tf.int64)
     dataset = read_feature_records(features.path, targets)
     if not is_training:
-        return dataset.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return dataset.padded_batch(batch_size).map(_round_length).prefetch(tf.data.AUTOTUNE)
     dataset = dataset.shard(num_workers, worker_index)
     dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
     if not bucket_width:
         shapes = {
             k: [max_seq_length] if fixed_shapes and k != "label" else v.shape for k, v in dataset.element_spec.items()
         }
-        return dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=True)
+        return dataset.map(_round_length).prefetch(tf.data.AUTOTUNE)
     # Bucket i holds lengths [boundary i-1, boundary i): widths 1..w, w+1..2w, ...
     boundaries = list(range(bucket_width + 1, max_seq_length + bucket_width, bucket_width))
     dataset = dataset.bucket_by_sequence_length(
@@ -303,7 +317,7 @@ def make_dataset(
         pad_to_bucket_boundary=fixed_shapes,
         drop_remainder=True,
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.map(_round_length).prefetch(tf.data.AUTOTUNE)
 
 
 # ----------------------------------------------------------------------------------------------
