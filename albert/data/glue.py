@@ -299,24 +299,27 @@ def make_dataset(
         targets["label"] = tf.io.FixedLenFeature([], tf.float32 if task.is_regression else tf.int64)
     dataset = read_feature_records(features.path, targets)
     if not is_training:
-        return dataset.padded_batch(batch_size).map(_round_length).prefetch(tf.data.AUTOTUNE)
-    dataset = dataset.shard(num_workers, worker_index)
-    dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
-    if not bucket_width:
-        shapes = {
-            k: [max_seq_length] if fixed_shapes and k != "label" else v.shape for k, v in dataset.element_spec.items()
-        }
-        dataset = dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=True)
-        return dataset.map(_round_length).prefetch(tf.data.AUTOTUNE)
-    # Bucket i holds lengths [boundary i-1, boundary i): widths 1..w, w+1..2w, ...
-    boundaries = list(range(bucket_width + 1, max_seq_length + bucket_width, bucket_width))
-    dataset = dataset.bucket_by_sequence_length(
-        lambda x: tf.shape(x["input_ids"])[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        pad_to_bucket_boundary=fixed_shapes,
-        drop_remainder=True,
-    )
+        dataset = dataset.padded_batch(batch_size)
+    else:
+        dataset = dataset.shard(num_workers, worker_index)
+        dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.repeat()
+        if not bucket_width:
+            shapes = {
+                k: [max_seq_length] if fixed_shapes and k != "label" else v.shape
+                for k, v in dataset.element_spec.items()
+            }
+            dataset = dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=True)
+        else:
+            # Bucket i holds lengths [boundary i-1, boundary i): widths 1..w, w+1..2w, ...
+            boundaries = list(range(bucket_width + 1, max_seq_length + bucket_width, bucket_width))
+            dataset = dataset.bucket_by_sequence_length(
+                lambda x: tf.shape(x["input_ids"])[0],
+                bucket_boundaries=boundaries,
+                bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+                pad_to_bucket_boundary=fixed_shapes,
+                drop_remainder=True,
+            )
     return dataset.map(_round_length).prefetch(tf.data.AUTOTUNE)
 
 
