@@ -57,6 +57,15 @@ def _initializer(config: BertConfig) -> keras.initializers.Initializer:
     return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
 
 
+class Float32Variables:
+    """For layers that read their variables in float32 under a mixed policy: every variable they
+    make is never autocast. (The layer's own `autocast=False` is not enough: Keras still reads
+    them in the compute dtype when such a layer runs eagerly inside a mixed model.)"""
+
+    def add_weight(self, *args, **kwargs):
+        return super().add_weight(*args, **{**kwargs, "autocast": False})
+
+
 class GeluDense(keras.layers.Dense):
     """Keras' Dense (same variables, `kernel` and `bias`) followed by GELU, with the bias add and
     the GELU as one fused kernel (`kernels.bias_gelu`)."""
@@ -76,7 +85,7 @@ def _dense(units: int, config: BertConfig, name: str, dtype: Any, activation: st
     return keras.layers.Dense(units, activation=get_activation(activation) if activation else None, **settings)
 
 
-class LayerNorm(keras.layers.LayerNormalization):
+class LayerNorm(Float32Variables, keras.layers.LayerNormalization):
     """Keras' LayerNormalization (same variables, `gamma` and `beta`) over the last axis,
     computed in float32 with float32 parameters by one fused kernel (`kernels.layer_norm`)."""
 
@@ -103,7 +112,7 @@ def _build_in(layer: keras.layers.Layer, path: str, input_shape) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-class Embeddings(keras.layers.Layer):
+class Embeddings(Float32Variables, keras.layers.Layer):
     """Word + token-type + position embeddings, LayerNorm, dropout.
 
     Computed in float32 whatever the policy (the sum of three embeddings and its normalisation
@@ -427,7 +436,7 @@ class Encoder(keras.layers.Layer):
 # ----------------------------------------------------------------------------------------------
 
 
-class MaskedLMHead(keras.layers.Layer):
+class MaskedLMHead(Float32Variables, keras.layers.Layer):
     """Masked-LM head on the gathered masked positions only: dense + activation + LayerNorm, then
     logits against the (tied) input word embeddings plus an output bias.
 
@@ -468,7 +477,7 @@ class MaskedLMHead(keras.layers.Layer):
         return keras.KerasTensor(shape + (self.config.vocab_size,), dtype="float32")
 
 
-class PooledClassifierHead(keras.layers.Layer):
+class PooledClassifierHead(Float32Variables, keras.layers.Layer):
     """Logits from the pooled [CLS] output: `pooled @ output_weights.T + output_bias`.
 
     Weights are stored [num_outputs, H] (out × in) as in Google's `seq_relationship` and
@@ -507,7 +516,7 @@ class PooledClassifierHead(keras.layers.Layer):
         return keras.KerasTensor((pooled_output.shape[0], self.num_outputs), dtype="float32")
 
 
-class SpanHead(keras.layers.Layer):
+class SpanHead(Float32Variables, keras.layers.Layer):
     """SQuAD start/end logits from the sequence output (Google's `cls/squad/output_weights` [2, H],
     `output_bias` [2]). Returns float32 `(start_logits, end_logits)`, each [B, S]."""
 

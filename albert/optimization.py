@@ -291,7 +291,12 @@ def accumulate_gradients(gradient_fn: GradientFn, batch: dict, num_micro_batches
 
     total_loss, total_metrics, total_grads = gradient_fn(micro_batch(0))
     for i in tf.range(1, num_micro_batches):
-        loss, metrics, grads = gradient_fn(micro_batch(i))
+        # Left to itself, TensorFlow runs up to 10 iterations of a loop at once (each waits only
+        # for its own inputs), with their activations in memory together.
+        tf.autograph.experimental.set_loop_options(parallel_iterations=1)
+        with tf.control_dependencies(total_grads):  # after the previous micro-batch's backward
+            micro = micro_batch(i)
+        loss, metrics, grads = gradient_fn(micro)
         total_loss += loss
         total_metrics = tf.nest.map_structure(tf.add, total_metrics, metrics)
         total_grads = [a + g for a, g in zip(total_grads, grads)]

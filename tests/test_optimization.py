@@ -1,4 +1,5 @@
 import re
+import time
 
 import keras
 import numpy as np
@@ -177,3 +178,25 @@ def test_accumulating_four_micro_batches_of_two_equals_one_batch_of_eight():
         assert float(a["grad_norm"]) == pytest.approx(float(b["grad_norm"]), rel=1e-4)
     moved = max(np.abs(whole[p] - initial[p]).max() for p in whole)
     assert moved > 1e-3  # the updates were real
+
+
+def test_micro_batches_run_one_after_another():
+    # Each micro-batch's work records when it starts and ends; nothing of the next may start first.
+    events = []
+
+    def work(first_value):
+        events.append(("start", float(first_value)))
+        time.sleep(0.05)
+        events.append(("end", float(first_value)))
+        return np.float32(first_value)
+
+    def gradient_fn(micro_batch):
+        x = micro_batch["x"]
+        done = tf.numpy_function(work, [x[0, 0]], tf.float32, stateful=False)
+        loss = tf.reduce_sum(x) + 0.0 * done
+        return loss, {}, [loss]
+
+    step = tf.function(lambda batch: optimization.accumulate_gradients(gradient_fn, batch, 4))
+    loss, _, _ = step({"x": tf.reshape(tf.range(8, dtype=tf.float32), [8, 1])})
+    assert float(loss) == pytest.approx(28 / 4)
+    assert events == [(kind, float(v)) for v in (0, 2, 4, 6) for kind in ("start", "end")]

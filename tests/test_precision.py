@@ -91,3 +91,29 @@ def test_loss_scale_grows_after_the_interval():
 def test_unknown_data_type_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown data type 'fp8'.*fp32, bf16, fp16"):
         precision.dtype_policy("fp8")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda policy: modeling.create_pretraining_model(CONFIG, 4, dtype=policy),
+        lambda policy: modeling.create_classifier_model(CONFIG, 3, dtype=policy),
+        lambda policy: modeling.create_classifier_model(CONFIG, 3, dtype=policy, unpad=True),
+        lambda policy: modeling.create_span_model(CONFIG, dtype=policy),
+    ],
+    ids=["pretraining", "classifier", "classifier-unpadded", "span"],
+)
+def test_mixed_models_run_eagerly_as_compiled(make):
+    # Float32 variables (biases, LayerNorm, embeddings) stay float32 when a model runs eagerly.
+    keras.utils.set_random_seed(11)
+    model = make(precision.dtype_policy("bf16"))
+    inputs = modeling.select_inputs(model, pretraining_batch(4, 16, 4, CONFIG.vocab_size, seed=6))
+    compiled = tf.function(lambda x: model(x, training=False))(inputs)
+    eager = model(inputs, training=False)
+    assert sorted(eager) == sorted(compiled)
+    for name in eager:
+        assert eager[name].dtype == tf.float32
+        # Equal up to bfloat16 rounding (the compiled graph fuses some ops differently).
+        expected = compiled[name].numpy()
+        tolerance = 2**-7 * np.abs(expected).max()
+        np.testing.assert_allclose(eager[name].numpy(), expected, atol=tolerance, rtol=0, err_msg=name)
