@@ -8,7 +8,7 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-from albert import distribute, optimization, precision, training
+from albert import distribute, training
 
 
 @dataclasses.dataclass
@@ -59,18 +59,7 @@ def train(
     `workers`, `dataset` is this worker's shard (see `worker_batch`)."""
     s = settings
     workers = workers or distribute.Workers()
-    schedule = optimization.WarmupPolynomialDecay(
-        s.learning_rate, steps, warmup, power=s.poly_power, decay_after_warmup=s.decay_after_warmup
-    )
-    with workers.scope():
-        optimizer = optimization.create_optimizer(
-            s.optimizer,
-            schedule,
-            weight_decay_rate=s.weight_decay_rate,
-            epsilon=s.adam_epsilon,
-            bias_correction=s.adam_bias_correction,
-        )
-        loss_scale = precision.create_loss_scale(s.data_type)
+    optimizer, loss_scale = training.create_optimization(s, steps, warmup, workers, s.weight_decay_rate)
     return training.train(
         model,
         loss_fn,

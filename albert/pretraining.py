@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import keras
 
-from albert import distribute, losses, modeling, optimization, precision, training
+from albert import distribute, losses, modeling, precision, training
 from albert.configs import BertConfig
 from albert.data.pretraining import make_pretraining_dataset
 
@@ -60,18 +60,7 @@ def pretrain(
     files than workers)."""
     s = settings
     workers = workers or distribute.Workers()
-    schedule = optimization.WarmupPolynomialDecay(
-        s.learning_rate,
-        s.num_train_steps,
-        s.num_warmup_steps,
-        power=s.poly_power,
-        decay_after_warmup=s.decay_after_warmup,
-    )
-    with workers.scope():
-        optimizer = optimization.create_optimizer(
-            s.optimizer, schedule, bias_correction=s.adam_bias_correction, epsilon=s.adam_epsilon
-        )
-        loss_scale = precision.create_loss_scale(s.data_type)
+    optimizer, loss_scale = training.create_optimization(s, s.num_train_steps, s.num_warmup_steps, workers)
     return training.train(
         model,
         losses.pretraining_loss,

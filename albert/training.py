@@ -18,10 +18,9 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from albert import checkpoints, distribute, pretrained
+from albert import checkpoints, distribute, optimization, precision, pretrained
 from albert.modeling import Encoder, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
-from albert.precision import LossScale
 from albert.progress import ProgressBar, format_duration
 
 LossFn = Callable[[dict, dict], tuple[tf.Tensor, dict[str, tf.Tensor]]]
@@ -32,7 +31,7 @@ def make_train_step(
     loss_fn: LossFn,
     optimizer: keras.optimizers.Optimizer,
     *,
-    loss_scale: LossScale | None = None,
+    loss_scale: precision.LossScale | None = None,
     accumulation_steps: int = 1,
     clip_norm: float | None = 1.0,
     jit_compile: bool = False,
@@ -63,7 +62,7 @@ def make_train_step(
     """
     if accumulation_steps < 1:
         raise ValueError(f"accumulation_steps must be at least 1, got {accumulation_steps}")
-    loss_scale = loss_scale or LossScale()
+    loss_scale = loss_scale or precision.LossScale()
     workers = workers or distribute.Workers()
     variables = model.trainable_variables
     with workers.scope():
@@ -132,6 +131,26 @@ def make_train_step(
     return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
 
 
+def create_optimization(
+    settings, steps: int, warmup: int, workers: distribute.Workers, weight_decay_rate: float = 0.01
+) -> tuple[optimization.AdamWeightDecay, precision.LossScale]:
+    """The optimizer, with its warmup + decay schedule, and the loss scale that a task's settings
+    describe (`learning_rate`, `poly_power`, `decay_after_warmup`, `optimizer`, `adam_epsilon`,
+    `adam_bias_correction`, `data_type`), made in the workers' scope."""
+    schedule = optimization.WarmupPolynomialDecay(
+        settings.learning_rate, steps, warmup, power=settings.poly_power, decay_after_warmup=settings.decay_after_warmup
+    )
+    with workers.scope():
+        optimizer = optimization.create_optimizer(
+            settings.optimizer,
+            schedule,
+            weight_decay_rate=weight_decay_rate,
+            epsilon=settings.adam_epsilon,
+            bias_correction=settings.adam_bias_correction,
+        )
+        return optimizer, precision.create_loss_scale(settings.data_type)
+
+
 # ----------------------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------------------
@@ -194,7 +213,7 @@ def train(
     dataset: tf.data.Dataset,
     config: LoopConfig,
     *,
-    loss_scale: LossScale | None = None,
+    loss_scale: precision.LossScale | None = None,
     accumulation_steps: int = 1,
     clip_norm: float | None = 1.0,
     jit_compile: bool = False,
@@ -222,7 +241,7 @@ def train(
     `on_save`. A resumed worker other than the chief starts its shard afresh (the checkpoint
     holds the chief's input position).
     """
-    loss_scale = loss_scale or LossScale()
+    loss_scale = loss_scale or precision.LossScale()
     workers = workers or distribute.Workers()
     is_chief = workers.is_chief
     with workers.scope():
