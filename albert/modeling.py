@@ -518,7 +518,11 @@ class PooledClassifierHead(Float32Variables, keras.layers.Layer):
 
 class SpanHead(Float32Variables, keras.layers.Layer):
     """SQuAD start/end logits from the sequence output (Google's `cls/squad/output_weights` [2, H],
-    `output_bias` [2]). Returns float32 `(start_logits, end_logits)`, each [B, S]."""
+    `output_bias` [2]). Returns float32 `(start_logits, end_logits)`, each [B, S].
+
+    Padding is never an answer: its logits are `MASK_ADDER`, so that the loss's softmax and its
+    gradients see the real tokens only, whatever the batch is padded to. (Google's head leaves
+    them free, and a model trained on batches of one fixed length learns to push them down.)"""
 
     def __init__(self, hidden_size: int, initializer_range: float, **kwargs):
         super().__init__(autocast=False, **kwargs)  # the bias is added in float32
@@ -533,13 +537,14 @@ class SpanHead(Float32Variables, keras.layers.Layer):
         )
         self.output_bias = self.add_weight(shape=(2,), initializer="zeros", name="output_bias")
 
-    def call(self, sequence_output):
+    def call(self, sequence_output, input_mask):
         weights = tf.cast(self.output_weights, self.compute_dtype)
         logits = tf.einsum("bsh,oh->bso", sequence_output, weights)
         logits = tf.cast(logits, tf.float32) + self.output_bias
+        logits = tf.where(input_mask[..., tf.newaxis] > 0, logits, MASK_ADDER)
         return logits[..., 0], logits[..., 1]
 
-    def compute_output_spec(self, sequence_output):
+    def compute_output_spec(self, sequence_output, input_mask):
         shape = tuple(sequence_output.shape[:2])
         return keras.KerasTensor(shape, dtype="float32"), keras.KerasTensor(shape, dtype="float32")
 
@@ -644,13 +649,16 @@ def create_classifier_model(
     return keras.Model(inputs, {"logits": head(encoded["pooled_output"])}, name="classifier")
 
 
-def create_span_model(config: BertConfig, dtype: Any = None, seq_length: int | None = None) -> keras.Model:
-    """Encoder + SQuAD span head; outputs float32 `start_logits` and `end_logits` [B, S]."""
+def create_span_model(
+    config: BertConfig, dtype: Any = None, seq_length: int | None = None, unpad: bool = False
+) -> keras.Model:
+    """Encoder + SQuAD span head; outputs float32 `start_logits` and `end_logits` [B, S].
+    `unpad`: see `Encoder`."""
     inputs = _inputs(seq_length)
     encoder = Encoder(config, dtype=dtype)
-    encoded = encoder(inputs)
+    encoded = encoder(inputs, unpad=unpad)
     with keras.name_scope("cls"):
         start, end = SpanHead(config.hidden_size, config.initializer_range, name="squad", dtype=dtype)(
-            encoded["sequence_output"]
+            encoded["sequence_output"], inputs["input_mask"]
         )
     return keras.Model(inputs, {"start_logits": start, "end_logits": end}, name="span_predictor")

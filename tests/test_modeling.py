@@ -213,6 +213,7 @@ def test_classifier_and_span_heads_equal_numpy_reference():
     assert {"cls/squad/output_weights", "cls/squad/output_bias"} <= set(weights)
     seq, _ = ref.encoder(weights, cfg, batch["input_ids"], batch["input_mask"], batch["segment_ids"])
     span_logits = seq @ weights["cls/squad/output_weights"].T + weights["cls/squad/output_bias"]
+    span_logits = np.where(batch["input_mask"][..., None] > 0, span_logits, -10000.0)  # padding: never an answer
     out = span(inputs)
     np.testing.assert_allclose(out["start_logits"].numpy(), span_logits[..., 0], atol=1e-5, rtol=0)
     np.testing.assert_allclose(out["end_logits"].numpy(), span_logits[..., 1], atol=1e-5, rtol=0)
@@ -336,3 +337,36 @@ def test_unpadded_encoder_equals_the_padded_one_at_real_tokens(config):
         )
     for path, g in grads[0].items():
         np.testing.assert_allclose(grads[1][path], g, atol=1e-5 * max(1.0, np.abs(g).max()), rtol=0, err_msg=path)
+
+
+def test_span_model_padded_or_unpadded_equals_the_reference_with_padding_masked():
+    config = TINY_BERT.replace(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    padded_model = modeling.create_span_model(config)
+    unpadded_model = modeling.create_span_model(config, unpad=True)
+    weights = randomize_weights(padded_model, seed=19)
+    for v in unpadded_model.weights:
+        v.assign(weights[v.path])
+    batch = pretraining_batch(4, 16, 2, config.vocab_size, seed=20, pad=True)
+    inputs = {k: tf.constant(batch[k]) for k in modeling.INPUT_NAMES}
+    seq, _ = ref.encoder(weights, config.to_dict(), batch["input_ids"], batch["input_mask"], batch["segment_ids"])
+    expected = seq @ weights["cls/squad/output_weights"].T + weights["cls/squad/output_bias"]  # [B, S, 2]
+    real = batch["input_mask"] > 0
+    expected = np.where(real[..., None], expected, -10000.0)  # padding is never an answer
+    probe = tf.constant(np.random.default_rng(21).normal(size=(2, 4, 16)), tf.float32)
+    grads = []
+    for model in (padded_model, unpadded_model):
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            loss = tf.reduce_sum(outputs["start_logits"] * probe[0]) + tf.reduce_sum(outputs["end_logits"] * probe[1])
+        for i, name in enumerate(("start_logits", "end_logits")):
+            np.testing.assert_allclose(outputs[name].numpy(), expected[..., i], atol=1e-5, err_msg=name)
+        grads.append(
+            [
+                None if g is None else tf.convert_to_tensor(g).numpy()
+                for g in tape.gradient(loss, model.trainable_variables)
+            ]
+        )
+    for v, a, b in zip(padded_model.trainable_variables, grads[1], grads[0]):
+        assert (a is None) == (b is None) == ("pooler" in v.path), v.path  # the pooler is not used
+        if b is not None:
+            np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, np.abs(b).max()), rtol=0, err_msg=v.path)

@@ -2,7 +2,8 @@
 way Google's `run_classifier.py` does (`_truncate_seq_pair`: drop the last token of the longer
 text until the pair fits; on a tie, of the second). One home for the rule, used by the
 fine-tuning data and by the raw-text serving signature (`albert.serving`). Also the reader of
-the fine-tuning feature records both tasks write (unpadded `input_ids` and `segment_ids`)."""
+the fine-tuning feature records both tasks write (unpadded `input_ids` and `segment_ids`), and
+the rounding of their batch lengths."""
 
 from __future__ import annotations
 
@@ -64,3 +65,15 @@ def read_feature_records(path: str, targets: dict[str, tf.io.FixedLenFeature]) -
         return out
 
     return tf.data.TFRecordDataset(path).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+# Batches are padded to their longest sequence rounded up to this: shapes recur, and each new
+# shape costs compiling the fused kernels and new oneDNN primitives.
+LENGTH_MULTIPLE = 8
+TOKEN_FEATURES = ("input_ids", "input_mask", "segment_ids")
+
+
+def round_length(batch: dict) -> dict:
+    """Pads a batch's [B, S] token features with zeros to a multiple of `LENGTH_MULTIPLE`."""
+    extra = -tf.shape(batch["input_ids"])[1] % LENGTH_MULTIPLE
+    return {k: tf.pad(v, [[0, 0], [0, extra]]) if k in TOKEN_FEATURES else v for k, v in batch.items()}

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from albert import metrics
 from albert.data.documents import InputError
-from albert.data.features import SHUFFLE_BUFFER, cache_key, pack_inputs, read_feature_records
+from albert.data.features import SHUFFLE_BUFFER, cache_key, pack_inputs, read_feature_records, round_length
 from albert.data.tfrecord import ShardedWriter, encode_example, float_feature, frame_record, int64_feature
 
 FEATURES_VERSION = 1
@@ -261,14 +261,6 @@ def cached_features(
 # Batches padded to their longest sequence are padded further to a multiple of this many tokens:
 # every new shape costs compiling (the fused kernels) and new oneDNN primitives, so a few shapes
 # are cheaper than one per length.
-LENGTH_MULTIPLE = 8
-
-
-def _round_length(batch: dict) -> dict:
-    extra = -tf.shape(batch["input_ids"])[1] % LENGTH_MULTIPLE
-    return {k: v if k == "label" else tf.pad(v, [[0, 0], [0, extra]]) for k, v in batch.items()}
-
-
 def make_dataset(
     features: FeatureFile,
     task: Task,
@@ -283,7 +275,7 @@ def make_dataset(
     worker_index: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `input_ids`, `input_mask`, `segment_ids` (int32, padded to the longest in the
-    batch, rounded up to a multiple of `LENGTH_MULTIPLE`) and `label` (when the file has labels).
+    batch, rounded up to a multiple of `features.LENGTH_MULTIPLE`) and `label` (when the file has labels).
 
     Training data is shuffled (all of it, up to `SHUFFLE_BUFFER` examples), repeated, and batched
     as it comes (every batch is full). The classifier's encoder skips the padding
@@ -320,7 +312,7 @@ def make_dataset(
                 pad_to_bucket_boundary=fixed_shapes,
                 drop_remainder=True,
             )
-    return dataset.map(_round_length).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(round_length).prefetch(tf.data.AUTOTUNE)
 
 
 # ----------------------------------------------------------------------------------------------
