@@ -70,10 +70,10 @@ def read_feature_records(path: str, targets: dict[str, tf.io.FixedLenFeature]) -
 # Batches are padded to their longest sequence rounded up to this: shapes recur, and each new
 # shape costs compiling the fused kernels and new oneDNN primitives.
 LENGTH_MULTIPLE = 8
-TOKEN_FEATURES = ("input_ids", "input_mask", "segment_ids")
 
 
 def round_length(batch: dict) -> dict:
-    """Pads a batch's [B, S] token features with zeros to a multiple of `LENGTH_MULTIPLE`."""
+    """Pads a batch's [B, S] features (the token features; labels and positions are [B]) with
+    zeros to a multiple of `LENGTH_MULTIPLE`."""
     extra = -tf.shape(batch["input_ids"])[1] % LENGTH_MULTIPLE
-    return {k: tf.pad(v, [[0, 0], [0, extra]]) if k in TOKEN_FEATURES else v for k, v in batch.items()}
+    return {k: tf.pad(v, [[0, 0], [0, extra]]) if v.shape.rank == 2 else v for k, v in batch.items()}

@@ -258,9 +258,6 @@ def cached_features(
     return FeatureFile(f"{stem}.tfrecord", [e.guid for e in examples], labels)
 
 
-# Batches padded to their longest sequence are padded further to a multiple of this many tokens:
-# every new shape costs compiling (the fused kernels) and new oneDNN primitives, so a few shapes
-# are cheaper than one per length.
 def make_dataset(
     features: FeatureFile,
     task: Task,
