@@ -66,23 +66,26 @@ class Float32Variables:
         return super().add_weight(*args, **{**kwargs, "autocast": False})
 
 
-class GeluDense(keras.layers.Dense):
-    """Keras' Dense (same variables, `kernel` and `bias`) followed by GELU, with the bias add and
-    the GELU as one fused kernel (`kernels.bias_gelu`)."""
+class Dense(keras.layers.Dense):
+    """Keras' Dense (same variables, `kernel` and `bias`) whose bias gradient is summed in float32
+    (`kernels.bias_add`). With a GELU activation (a name of `kernels.GELU_FORMS`), the bias add
+    and the GELU are one fused kernel (`kernels.bias_gelu`)."""
 
-    def __init__(self, units: int, gelu: str, **kwargs):
-        super().__init__(units, **kwargs)
-        self.gelu = gelu
+    def __init__(self, units: int, activation: str | None = None, **kwargs):
+        self.gelu = activation if activation in kernels.GELU_FORMS else None
+        other = get_activation(activation) if activation and not self.gelu else None
+        super().__init__(units, activation=other, **kwargs)
 
     def call(self, inputs, training=None):
-        return kernels.bias_gelu(keras.ops.matmul(inputs, self.kernel), tf.convert_to_tensor(self.bias), self.gelu)
+        x = keras.ops.matmul(inputs, self.kernel)
+        bias = tf.convert_to_tensor(self.bias)
+        if self.gelu:
+            return kernels.bias_gelu(x, bias, self.gelu)
+        return self.activation(kernels.bias_add(x, bias))
 
 
-def _dense(units: int, config: BertConfig, name: str, dtype: Any, activation: str | None = None):
-    settings = dict(kernel_initializer=_initializer(config), name=name, dtype=dtype)
-    if activation in kernels.GELU_FORMS:
-        return GeluDense(units, activation, **settings)
-    return keras.layers.Dense(units, activation=get_activation(activation) if activation else None, **settings)
+def _dense(units: int, config: BertConfig, name: str, dtype: Any, activation: str | None = None) -> Dense:
+    return Dense(units, activation, kernel_initializer=_initializer(config), name=name, dtype=dtype)
 
 
 class LayerNorm(Float32Variables, keras.layers.LayerNormalization):
@@ -248,7 +251,7 @@ class TransformerBlock(keras.layers.Layer):
         self.head_size = config.head_size
         policy = self.dtype_policy
 
-        def dense(role: str, units: int, activation: str | None = None) -> keras.layers.Dense:
+        def dense(role: str, units: int, activation: str | None = None) -> Dense:
             return _dense(units, config, self.paths[role].rpartition("/")[2], policy, activation)
 
         def layer_norm(role: str) -> keras.layers.LayerNormalization:

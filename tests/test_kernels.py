@@ -60,6 +60,25 @@ def tf_value_and_gradients(fn, args):
 rng = np.random.default_rng(0)
 
 
+@pytest.mark.parametrize("dtype", [tf.float32, tf.bfloat16, tf.float16])
+def test_bias_add_gradient_is_the_column_sum_in_float32(dtype):
+    # 4096 rows of weights near 1: summed in bfloat16, as TensorFlow's BiasAddGrad does on a CPU,
+    # the sums stall at 512.
+    weights = tf.constant(1 + 0.1 * rng.normal(size=(16, 256, 8)), dtype)
+    x, bias = tf.constant(rng.normal(size=(16, 256, 8)), dtype), tf.constant(rng.normal(size=(8,)), dtype)
+    with tf.GradientTape() as tape:
+        tape.watch(bias)
+        y = kernels.bias_add(x, bias)
+        loss = tf.reduce_sum(tf.cast(y * weights, tf.float32))
+    grad = tape.gradient(loss, bias)
+    assert y.dtype == grad.dtype == dtype
+    exact = tf.cast(x, tf.float64).numpy() + tf.cast(bias, tf.float64).numpy()
+    np.testing.assert_allclose(tf.cast(y, tf.float64).numpy(), exact, rtol=2**-8)
+    # The exact sum of the weights as given, rounded once to `dtype`.
+    column_sums = tf.cast(weights, tf.float64).numpy().sum(axis=(0, 1))
+    np.testing.assert_allclose(tf.cast(grad, tf.float64).numpy(), column_sums, rtol=2**-8)
+
+
 @pytest.mark.parametrize(("name", "reference"), [("gelu", gelu_tanh), ("gelu_erf", gelu_erf)])
 def test_bias_gelu_equals_the_definition(name, reference):
     x, b = rng.normal(size=(2, 3, 5)) * 2, rng.normal(size=(5,))
