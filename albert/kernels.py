@@ -39,9 +39,10 @@ def _compiled(fn):
     return tf.function(fn, jit_compile=True)
 
 
-def _rows(x):
-    """`x` as a matrix of its last axis, [..., C] → [N, C]. The backward kernels sum over the
-    rows; on a CPU, XLA sums over one leading axis 2 to 3 times faster than over two ([B, S])."""
+def rows(x):
+    """`x` as a matrix of its last axis, [..., C] → [N, C] (C known when traced). The backward
+    kernels sum over the rows; on a CPU, XLA sums over one leading axis 2 to 3 times faster than
+    over two ([B, S])."""
     return tf.reshape(x, [-1, x.shape[-1]])
 
 
@@ -52,10 +53,8 @@ def _rows(x):
 
 def _column_sum(dy: tf.Tensor) -> tf.Tensor:
     """The sum of `dy` over every axis but the last, accumulated in float32, in `dy`'s type."""
-    columns = tf.shape(dy)[-1]
-    rows = tf.reshape(dy, [-1, columns])
-    ones = tf.ones([1, tf.shape(rows)[0]], dy.dtype)
-    return tf.reshape(tf.matmul(ones, rows), [columns])
+    matrix = rows(dy)
+    return tf.matmul(tf.ones([1, tf.shape(matrix)[0]], dy.dtype), matrix)[0]
 
 
 @tf.custom_gradient
@@ -90,7 +89,7 @@ def _gelu_forward(x, bias, form):
 
 @_compiled
 def _gelu_backward(x, bias, dy, form):
-    dx = tf.cast(_rows(dy), tf.float32) * _gelu_and_slope(_biased(_rows(x), bias), form)[1]
+    dx = tf.cast(rows(dy), tf.float32) * _gelu_and_slope(_biased(rows(x), bias), form)[1]
     dx_out = tf.reshape(tf.cast(dx, x.dtype), tf.shape(x))
     if bias is None:
         return dx_out
@@ -145,8 +144,8 @@ def _layer_norm_forward(x, gamma, beta, epsilon, out_dtype):
 
 @_compiled
 def _layer_norm_backward(x, gamma, dy, epsilon):
-    normalised, inverse = _normalise(_rows(x), epsilon)
-    dy = tf.cast(_rows(dy), tf.float32)
+    normalised, inverse = _normalise(rows(x), epsilon)
+    dy = tf.cast(rows(dy), tf.float32)
     d_gamma = tf.reduce_sum(dy * normalised, axis=0)
     d_beta = tf.reduce_sum(dy, axis=0)
     d_normalised = dy * gamma

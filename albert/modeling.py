@@ -72,9 +72,9 @@ class Dense(keras.layers.Dense):
     and the GELU are one fused kernel (`kernels.bias_gelu`)."""
 
     def __init__(self, units: int, activation: str | None = None, **kwargs):
-        self.gelu = activation if activation in kernels.GELU_FORMS else None
-        other = get_activation(activation) if activation and not self.gelu else None
-        super().__init__(units, activation=other, **kwargs)
+        gelu = activation if activation in kernels.GELU_FORMS else None
+        super().__init__(units, activation=get_activation(activation) if activation and not gelu else None, **kwargs)
+        self.gelu = gelu
 
     def call(self, inputs, training=None):
         x = keras.ops.matmul(inputs, self.kernel)
@@ -474,7 +474,7 @@ class MaskedLMHead(Float32Variables, keras.layers.Layer):
         table = tf.cast(self.embeddings.word_embeddings, self.compute_dtype)
         # One [B·P, E] × [E, V] product: on [B, P, E] the table's gradient would be a batched
         # matmul making a [B, V, E] tensor, then summed over B (5 % of a pretraining step).
-        logits = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), table, transpose_b=True)
+        logits = tf.matmul(kernels.rows(x), table, transpose_b=True)
         logits = tf.reshape(logits, tf.concat([tf.shape(x)[:-1], [self.config.vocab_size]], 0))
         return tf.cast(logits, tf.float32) + self.output_bias
 
