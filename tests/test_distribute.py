@@ -102,6 +102,49 @@ def test_mirrored_strategy_two_replicas_match_one_process(reference, sample_reco
     assert_same_weights(reference, tmp_path)
 
 
+# Two replicas of one process apply modeling.Dropout to the same ones for two steps and print,
+# per step, each replica's dropped fraction and the fraction of positions where they differ.
+REPLICA_DROPOUT = """
+import sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from albert import modeling
+keras.utils.set_random_seed(1)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    dropout = modeling.Dropout(0.25, dtype=sys.argv[1])
+ones = tf.ones([200, 500])
+step = tf.function(lambda: strategy.run(lambda: dropout(ones, training=True)))
+for _ in range(2):
+    a, b = (t.numpy() == 0 for t in strategy.experimental_local_results(step()))
+    print(a.mean(), b.mean(), (a != b).mean())
+"""
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_mirrored_replicas_draw_their_own_dropout_masks(dtype):
+    """Keras draws every local replica's mask from one mirrored seed state (identical masks);
+    independent masks of rate p differ at 2p(1 - p) of the positions."""
+    root = os.path.dirname(HERE)
+    result = subprocess.run(
+        [sys.executable, "-c", REPLICA_DROPOUT, dtype],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    steps = [[float(v) for v in line.split()] for line in result.stdout.strip().splitlines()]
+    assert len(steps) == 2
+    for dropped_a, dropped_b, differ in steps:
+        # 100,000 positions: the standard error of a fraction is below 0.0015.
+        assert abs(dropped_a - 0.25) < 0.01 and abs(dropped_b - 0.25) < 0.01
+        assert abs(differ - 2 * 0.25 * 0.75) < 0.01
+
+
 def test_horovod_two_workers_match_one_process(reference, sample_records, tmp_path):
     pytest.importorskip("horovod.tensorflow", reason="Horovod is installed in the CI's Horovod lane")
     horovodrun = os.path.join(os.path.dirname(sys.executable), "horovodrun")
