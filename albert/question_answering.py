@@ -80,6 +80,7 @@ def finetune(
         fine_tuning.worker_batch(settings, workers),
         is_training=True,
         seed=settings.random_seed,
+        fixed_length=settings.max_seq_length if settings.xla else None,
         num_workers=workers.size,
         worker_index=workers.rank,
     )

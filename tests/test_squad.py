@@ -87,6 +87,43 @@ def squad_file(tmp_path, qas, context="Denver beat Carolina 24-10 in Super Bowl 
     return str(path)
 
 
+def test_training_batches_pad_to_their_longest_or_to_a_fixed_length(tmp_path, sample_spm_model):
+    # Contexts of 1 to 12 sentences: windows of many lengths up to max_seq_length (64).
+    sentence = "Denver won. "
+    paragraphs = [
+        {
+            "context": sentence * n,
+            "qas": [{"id": str(n), "question": "Who won?", "answers": [{"text": "Denver", "answer_start": 0}]}],
+        }
+        for n in range(1, 13)
+    ]
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": paragraphs}]}))
+    examples, _ = squad.read_squad(str(path), is_training=True)
+    settings = squad.Settings(max_seq_length=64, doc_stride=32, max_query_length=16)
+    tokenizer = SentencePieceTokenizer(sample_spm_model)
+    features = squad.cached_features(
+        str(path), examples, tokenizer, settings, True, str(tmp_path / "f.tfrecord"), log=lambda line: None
+    )
+    batches = list(squad.make_dataset(features, 4, is_training=True, seed=1).take(20))
+    lengths = [b["input_mask"].numpy().sum(axis=1) for b in batches]
+    assert len({int(b["input_ids"].shape[1]) for b in batches}) > 1
+    assert all(b["input_ids"].shape[1] == -(-n.max() // 8) * 8 for b, n in zip(batches, lengths))
+    fixed = list(squad.make_dataset(features, 4, is_training=True, seed=1, fixed_length=64).take(20))
+    assert {tuple(b[k].shape) for b in fixed for k in ("input_ids", "input_mask", "segment_ids")} == {(4, 64)}
+    assert {tuple(b["start_positions"].shape) for b in fixed} == {(4,)}
+    for plain, padded in zip(batches, fixed):  # the same examples, only padded further
+        width = plain["input_ids"].shape[1]
+        for k in ("input_ids", "input_mask", "segment_ids", "start_positions", "end_positions"):
+            values = padded[k].numpy()
+            assert (
+                (values[:, :width] == plain[k].numpy()).all()
+                if values.ndim == 2
+                else (values == plain[k].numpy()).all()
+            )
+        assert not padded["input_mask"].numpy()[:, width:].any()
+
+
 def test_bad_questions_are_one_line_errors_or_counted_skips(tmp_path):
     good = {"id": "q1", "question": "Who won?", "answers": [{"text": "Denver", "answer_start": 0}]}
     bad = {"id": "q2", "question": "Score?", "answers": [{"text": "24-10", "answer_start": 3}]}

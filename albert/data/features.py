@@ -77,3 +77,12 @@ def round_length(batch: dict) -> dict:
     zeros to a multiple of `LENGTH_MULTIPLE`."""
     extra = -tf.shape(batch["input_ids"])[1] % LENGTH_MULTIPLE
     return {k: tf.pad(v, [[0, 0], [0, extra]]) if v.shape.rank == 2 else v for k, v in batch.items()}
+
+
+def batch_training(dataset: tf.data.Dataset, batch_size: int, fixed_length: int | None = None) -> tf.data.Dataset:
+    """Full batches of training examples, each token feature padded to the batch's longest
+    sequence, or with `fixed_length` to that many tokens (one shape for XLA to compile)."""
+    shapes = {
+        k: [fixed_length] if fixed_length and v.shape.rank == 1 else v.shape for k, v in dataset.element_spec.items()
+    }
+    return dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=True)

@@ -23,7 +23,14 @@ import tensorflow as tf
 
 from albert import metrics
 from albert.data.documents import InputError
-from albert.data.features import SHUFFLE_BUFFER, cache_key, pack_inputs, read_feature_records, round_length
+from albert.data.features import (
+    SHUFFLE_BUFFER,
+    batch_training,
+    cache_key,
+    pack_inputs,
+    read_feature_records,
+    round_length,
+)
 from albert.data.tfrecord import ShardedWriter, encode_example, float_feature, frame_record, int64_feature
 
 FEATURES_VERSION = 1
@@ -294,11 +301,7 @@ def make_dataset(
         dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
         dataset = dataset.repeat()
         if not bucket_width:
-            shapes = {
-                k: [max_seq_length] if fixed_shapes and k != "label" else v.shape
-                for k, v in dataset.element_spec.items()
-            }
-            dataset = dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=True)
+            dataset = batch_training(dataset, batch_size, max_seq_length if fixed_shapes else None)
         else:
             # Bucket i holds lengths [boundary i-1, boundary i): widths 1..w, w+1..2w, ...
             boundaries = list(range(bucket_width + 1, max_seq_length + bucket_width, bucket_width))

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert.data.documents import InputError
-from albert.data.features import SHUFFLE_BUFFER, cache_key, read_feature_records, round_length
+from albert.data.features import SHUFFLE_BUFFER, batch_training, cache_key, read_feature_records, round_length
 from albert.data.tfrecord import ShardedWriter, encode_example, frame_record, int64_feature
 
 FEATURES_VERSION = 1
@@ -362,20 +362,22 @@ def make_dataset(
     *,
     is_training: bool,
     seed: int = 12345,
+    fixed_length: int | None = None,
     num_workers: int = 1,
     worker_index: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `input_ids`, `input_mask`, `segment_ids` (padded to the longest in the batch,
     rounded up to a multiple of `features.LENGTH_MULTIPLE`), with `start_positions` / `end_positions` for
     training (shuffled and repeated; with several workers, each trains on every
-    `num_workers`-th window from `worker_index`)."""
+    `num_workers`-th window from `worker_index`). `fixed_length` pads training batches to that
+    many tokens instead (one shape for XLA to compile)."""
     position = tf.io.FixedLenFeature([], tf.int64)
     targets = {"start_positions": position, "end_positions": position} if is_training else {}
     dataset = read_feature_records(features.path, targets)
     if is_training:
         dataset = dataset.shard(num_workers, worker_index)
         dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
-        dataset = dataset.padded_batch(batch_size, drop_remainder=True)
+        dataset = batch_training(dataset, batch_size, fixed_length)
     else:
         dataset = dataset.padded_batch(batch_size)
     return dataset.map(round_length).prefetch(tf.data.AUTOTUNE)
