@@ -27,6 +27,19 @@ def script(name: str) -> str:
     return os.path.join(ROOT, name)
 
 
+def test_variants_are_the_librarys():
+    # The launcher keeps its own list (it imports no TensorFlow before a worker starts): "tiny"
+    # and the released sizes, each with a config in the library and defaults for every test set.
+    from albert import configs, pretrained
+
+    assert launch.VARIANTS == ("tiny", *pretrained.SIZES)
+    for size in pretrained.SIZES:
+        assert {f"albert_{size}_v1", f"albert_{size}_v2"} <= configs.VARIANTS.keys()
+    assert "tiny" in configs.VARIANTS
+    for test_set in launch.TEST_SETS:
+        assert set(launch._BATCH[test_set]) == set(launch.VARIANTS)
+
+
 def test_one_worker_overfit_commands(capsys, tmp_path):
     out = str(tmp_path / "o")
     data = os.path.join(out, "data")
