@@ -92,6 +92,19 @@ def test_dropout_drops_its_rate_and_keeps_the_mean(policy):
     np.testing.assert_allclose(grad[y != 0], 1 / 0.9, rtol=2**-7)
 
 
+def test_dropout_masks_do_not_depend_on_the_precision():
+    # The same seed drops the same positions in float32, bfloat16 and float16, so that runs of
+    # one seed in different precisions differ only in their arithmetic.
+    x = tf.random.uniform([300, 300], 1.0, 2.0, seed=1)
+    masks = []
+    for policy in ("float32", "mixed_bfloat16", "mixed_float16"):
+        keras.utils.set_random_seed(7)
+        layer = modeling.Dropout(0.1, dtype=policy)
+        masks.append(layer(tf.cast(x, layer.compute_dtype), training=True).numpy() == 0)
+    assert 0.08 < masks[0].mean() < 0.12
+    assert all(np.array_equal(masks[0], other) for other in masks[1:])
+
+
 def test_fp16_clips_the_unscaled_gradient():
     # The same weights and batch in fp32 and fp16: the reported (pre-clipping) gradient norm must
     # be the true norm, not the norm of the scaled gradients (2**15 times larger).
