@@ -95,15 +95,16 @@ class Dropout(keras.layers.Dropout):
       mirrored seed state, so that the GPUs of one process would drop the same positions of
       their slices. Here the replica's id is folded into the seed.
 
-    Float32 inputs on one replica take Keras' own path."""
+    In float32 on one replica the output is Keras' own, bit for bit: the same uniform numbers
+    from the same seed (Keras' int64 state folded to int32 as Keras does), compared and scaled
+    alike."""
 
     def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), tf.int32)
         replica = tf.distribute.get_replica_context()
-        replicas = 1 if replica is None else replica.num_replicas_in_sync
-        if not training or self.rate == 0 or (replicas == 1 and inputs.dtype == tf.float32):
-            return super().call(inputs, training=training)
-        seed = tf.cast(self.seed_generator.next() % tf.int32.max, tf.int32)
-        if replicas > 1:
+        if replica is not None and replica.num_replicas_in_sync > 1:
             seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
         keep = tf.random.stateless_uniform(tf.shape(inputs), seed) >= self.rate
         scaled = tf.cast(inputs, tf.float32) * (1.0 / (1.0 - self.rate))

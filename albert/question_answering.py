@@ -80,7 +80,8 @@ def finetune(
         fine_tuning.worker_batch(settings, workers),
         is_training=True,
         seed=settings.random_seed,
-        fixed_length=settings.max_seq_length if settings.xla else None,
+        max_seq_length=settings.max_seq_length,
+        fixed_shapes=settings.xla,
         num_workers=workers.size,
         worker_index=workers.rank,
     )

@@ -109,7 +109,8 @@ def test_training_batches_pad_to_their_longest_or_to_a_fixed_length(tmp_path, sa
     lengths = [b["input_mask"].numpy().sum(axis=1) for b in batches]
     assert len({int(b["input_ids"].shape[1]) for b in batches}) > 1
     assert all(b["input_ids"].shape[1] == -(-n.max() // 8) * 8 for b, n in zip(batches, lengths))
-    fixed = list(squad.make_dataset(features, 4, is_training=True, seed=1, fixed_length=64).take(20))
+    fixed = squad.make_dataset(features, 4, is_training=True, seed=1, max_seq_length=64, fixed_shapes=True)
+    fixed = list(fixed.take(20))
     assert {tuple(b[k].shape) for b in fixed for k in ("input_ids", "input_mask", "segment_ids")} == {(4, 64)}
     assert {tuple(b["start_positions"].shape) for b in fixed} == {(4,)}
     for plain, padded in zip(batches, fixed):  # the same examples, only padded further

@@ -362,22 +362,23 @@ def make_dataset(
     *,
     is_training: bool,
     seed: int = 12345,
-    fixed_length: int | None = None,
+    max_seq_length: int = 512,
+    fixed_shapes: bool = False,
     num_workers: int = 1,
     worker_index: int = 0,
 ) -> tf.data.Dataset:
     """Batches of `input_ids`, `input_mask`, `segment_ids` (padded to the longest in the batch,
     rounded up to a multiple of `features.LENGTH_MULTIPLE`), with `start_positions` / `end_positions` for
     training (shuffled and repeated; with several workers, each trains on every
-    `num_workers`-th window from `worker_index`). `fixed_length` pads training batches to that
-    many tokens instead (one shape for XLA to compile)."""
+    `num_workers`-th window from `worker_index`). `fixed_shapes` pads training batches to
+    `max_seq_length` instead (one shape for XLA to compile), as `glue.make_dataset` does."""
     position = tf.io.FixedLenFeature([], tf.int64)
     targets = {"start_positions": position, "end_positions": position} if is_training else {}
     dataset = read_feature_records(features.path, targets)
     if is_training:
         dataset = dataset.shard(num_workers, worker_index)
         dataset = dataset.shuffle(min(len(features), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True).repeat()
-        dataset = batch_training(dataset, batch_size, fixed_length)
+        dataset = batch_training(dataset, batch_size, max_seq_length if fixed_shapes else None)
     else:
         dataset = dataset.padded_batch(batch_size)
     return dataset.map(round_length).prefetch(tf.data.AUTOTUNE)
