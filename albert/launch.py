@@ -1,27 +1,36 @@
-"""What demo_albert.py runs: per-task defaults, the task scripts' command lines, and the
-commands that start them on several workers (mpirun / horovodrun for Horovod, local processes
-with TF_CONFIG for tf.distribute).
+"""What demo_albert.py runs: the task scripts' command lines with each test set's defaults, and
+the commands that start them on several workers (mpirun / horovodrun for Horovod, local
+processes with TF_CONFIG for tf.distribute).
 
 A plan is a list of `Step`s: files the launcher writes itself (a config) and commands. The
-launcher prints every command before running it, and `--dry_run` only prints them.
+launcher prints every command before running it, and `--dry_run` only prints them. Commands are
+`python -m <module>` of the package, and their arguments are made from the task's settings
+table, so a command cannot pass a setting its script lacks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
-import math
 import os
 import shlex
 import socket
 import subprocess
 from collections.abc import Callable
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE_TEXT = os.path.join(ROOT, "data", "sample_text.txt")
-SAMPLES = {"mrpc": os.path.join(ROOT, "data", "mrpc_sample"), "squad": os.path.join(ROOT, "data", "squad_sample")}
-TEST_SETS = ("overfit", "bookswiki", "mrpc", "squad")
-VARIANTS = ("tiny", "base", "large", "xlarge", "xxlarge")
+from albert import configs, samples, settings
+from albert.tasks import TASKS
+from albert.tasks.pretraining import PretrainingTask, demo_learning_rate
+
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The demo's test sets, by the task that runs them (Habana's names).
+TEST_SETS = {test_set: task for task in TASKS.values() for test_set in task.demo}
+COMMANDS = {
+    "pretraining": tuple(t for t, task in TEST_SETS.items() if task is PretrainingTask),
+    "finetuning": tuple(t for t, task in TEST_SETS.items() if task is not PretrainingTask),
+}
+VARIANTS = tuple(configs.SIZES)
 SAMPLE_VOCAB_SIZE = 300
 
 # Environment variables forwarded to the workers of other boxes (names containing one of these).
@@ -31,67 +40,6 @@ FORWARDED_ENV = ("PATH", "LD_", "TF_", "PYTHON", "HABANA", "HBN", "TPC_", "GC_",
 
 class LaunchError(RuntimeError):
     """The launch cannot go ahead; the message is one line and says what to do."""
-
-
-# ----------------------------------------------------------------------------------------------
-# Defaults (REFERENCE.md §9.1: Habana's demo, Google's fine-tuning recipes)
-# ----------------------------------------------------------------------------------------------
-
-# Sequences per worker per step, by test set, variant and data type (bf16 / fp32); bookswiki
-# gives phase 1 (128) and phase 2 (512).
-_BATCH = {
-    "overfit": {"tiny": (32, 32), "base": (32, 32), "large": (32, 32), "xlarge": (16, 16), "xxlarge": (8, 8)},
-    "bookswiki": {
-        "tiny": ("64,8", "32,8"),
-        "base": ("64,8", "32,8"),
-        "large": ("32,8", "16,8"),
-        "xlarge": ("16,4", "8,4"),
-        "xxlarge": ("8,2", "4,2"),
-    },
-    "mrpc": {"tiny": (32, 32), "base": (64, 32), "large": (32, 16), "xlarge": (16, 8), "xxlarge": (8, 4)},
-    "squad": {"tiny": (16, 16), "base": (24, 10), "large": (12, 5), "xlarge": (6, 3), "xxlarge": (3, 2)},
-}
-
-
-@dataclasses.dataclass
-class TaskDefaults:
-    max_seq_length: str
-    train_steps: str | None
-    warmup_steps: str | None
-    epochs: float | None = None
-    learning_rate: float | None = None  # None: LAMB's 0.00176 scaled by sqrt(global batch / 4096)
-    optimizer: str = "lamb"
-
-
-def task_defaults(test_set: str, variant: str) -> TaskDefaults:
-    tiny = variant == "tiny"
-    if test_set == "overfit":
-        # The tiny model learns the sample by heart with AdamW at 2e-3 (LAMB's trust ratio is
-        # tiny on a fresh small model); the released sizes use LAMB.
-        if tiny:
-            return TaskDefaults("64", "500", "50", learning_rate=2e-3, optimizer="adamw")
-        return TaskDefaults("128", "200", "10")
-    if test_set == "bookswiki":
-        return TaskDefaults("128,512", "7038,782", "2000,200")
-    if test_set == "mrpc":
-        if tiny:
-            return TaskDefaults("128", "100", "10", learning_rate=1e-3, optimizer="adamw")
-        return TaskDefaults("128", "800", "200", learning_rate=2e-5, optimizer="adamw")
-    if test_set == "squad":
-        return TaskDefaults(
-            "128" if tiny else "384", None, None, epochs=2.0, learning_rate=1e-3 if tiny else 5e-5, optimizer="adamw"
-        )
-    raise LaunchError(f"unknown test set {test_set!r}; use one of {', '.join(TEST_SETS)}")
-
-
-def pretraining_learning_rate(global_batch: int) -> float:
-    """Google's LAMB rate for batch 4096 (0.00176), scaled by sqrt(batch / 4096) (REFERENCE.md §5.2)."""
-    return 0.00176 * math.sqrt(global_batch / 4096)
-
-
-# ----------------------------------------------------------------------------------------------
-# Plans
-# ----------------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -121,9 +69,35 @@ class Placement:
         return self.workers_per_box * max(1, len(self.hosts))
 
 
-def _split(value: str | int | float | None, phases: int, name: str) -> list[str]:
+def task_command(python: str, task, values: dict) -> list[str]:
+    """`python -m albert.run <task>` with `values` as arguments (settings of the task's table)."""
+    return [python, "-m", "albert.run", task.name, *settings.to_argv(task.settings, values, task.script)]
+
+
+def python_path() -> str:
+    """PYTHONPATH for the commands: this package first, so that they run from any folder."""
+    return os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)
+
+
+# ----------------------------------------------------------------------------------------------
+# Plans
+# ----------------------------------------------------------------------------------------------
+
+
+def demo_defaults(test_set: str, variant: str, bf16: bool) -> dict:
+    """The test set's settings for the variant: its task's demo defaults (the tiny model's
+    where it has its own) and the batch per worker of the model sizes' table."""
+    task = TEST_SETS[test_set]
+    values = dict(task.demo[test_set])
+    if variant == "tiny":
+        values.update(getattr(task, "demo_tiny", {}).get(test_set, {}))
+    values["train_batch_size"] = configs.SIZES[variant].demo_batch[test_set][0 if bf16 else 1]
+    return values
+
+
+def _split(value, phases: int, name: str) -> list[str]:
     if value is None:
-        return [""] * phases
+        return [None] * phases
     parts = str(value).split(",")
     if len(parts) == 1:
         parts *= phases
@@ -132,179 +106,182 @@ def _split(value: str | int | float | None, phases: int, name: str) -> list[str]
     return [p.strip() for p in parts]
 
 
-def model_files(args, dry_run: bool) -> tuple[str, str, str | None]:
-    """(config, spm model, released checkpoint) of the variant: from --albert-config-dir, or the
-    released model (downloaded once, into the cache)."""
-    from albert import pretrained
+def phases(args, defaults: dict, count: int) -> list[dict]:
+    """Per phase: sequence length, batch per worker, steps and warmup (the user's, else the
+    test set's defaults)."""
+    given = (
+        ("max_seq_length", "max_seq_length", args.max_seq_length),
+        ("train_batch_size", "batch_size", args.batch_size),
+        ("num_train_steps", "train_steps", args.train_steps),
+        ("num_warmup_steps", "warmup_steps", args.warmup_steps),
+    )
+    columns = {name: _split(defaults.get(name) if value is None else value, count, flag) for name, flag, value in given}
+    return [{name: column[i] for name, column in columns.items()} for i in range(count)]
 
+
+def build_plan(args, dry_run: bool = False) -> list[Step]:
+    """The steps of a demo run from demo_albert.py's arguments."""
+    task = TEST_SETS[args.test_set]
+    defaults = demo_defaults(args.test_set, args.model_variant, args.data_type in ("bf16", "fp16"))
+    plan, config, spm, released = model_steps(args, dry_run)
+    common = {"albert_config_file": config, "data_type": args.data_type, **placement_values(args.placement)}
+    if task is PretrainingTask:
+        return plan + pretraining_steps(args, defaults, common, spm, dry_run)
+    init = args.init_checkpoint_path or released
+    return plan + [fine_tuning_step(args, task, defaults, {**common, "spm_model_file": spm}, init, dry_run)]
+
+
+def placement_values(p: Placement) -> dict:
+    """The settings that place a worker: device, engine, and the box's cores shared out."""
+    values = {"device": p.device} if p.device else {}
+    if p.total > 1:
+        values.update({"use_horovod": True} if p.distribution == "horovod" else {"distribution": "tf"})
+        if p.device in (None, "cpu") and not p.hosts:
+            values["intra_op_threads"] = max(1, p.cores_per_box // p.workers_per_box)
+    return values
+
+
+def schedule_values(args, defaults: dict, phase: dict, workers: int) -> dict:
+    """Global batch, steps or epochs, warmup, optimizer and learning rate of one phase.
+    Without --learning_rate: the test set's rate, else LAMB's scaled to the global batch."""
+    global_batch = int(phase["train_batch_size"]) * workers
+    values = {"max_seq_length": phase["max_seq_length"], "train_batch_size": global_batch}
+    epochs = args.epochs or defaults.get("num_train_epochs")
+    if epochs and not args.train_steps:
+        values.update(num_train_epochs=epochs, warmup_proportion=0.1)
+    else:
+        values.update(num_train_steps=phase["num_train_steps"], num_warmup_steps=phase["num_warmup_steps"])
+    rate = args.learning_rate or defaults.get("learning_rate") or demo_learning_rate(global_batch)
+    values.update(optimizer=defaults.get("optimizer", "lamb"), learning_rate=f"{rate:.6g}")
+    return values
+
+
+def model_steps(args, dry_run: bool) -> tuple[list[Step], str, str, str | None]:
+    """(steps that make the model's files, config, SentencePiece model, released checkpoint):
+    the tiny model's from the sample text, else --albert-config-dir's or the released model's."""
+    if args.model_variant == "tiny":
+        return _tiny_files(args.output_dir, args.python) + (None,)
     directory = args.albert_config_dir
     if directory is None:
+        from albert import pretrained
+
         name = f"albert_{args.model_variant}_{args.version}"
         directory = os.path.join(pretrained.cache_dir(), name) if dry_run else pretrained.resolve(name)
     config = os.path.join(directory, "albert_config.json")
     if not dry_run and not os.path.isfile(config):
         raise LaunchError(f"--albert-config-dir {directory}: no albert_config.json there")
-    spm = os.path.join(directory, "30k-clean.model")
     checkpoint = os.path.join(directory, "model.ckpt-best")
     has_checkpoint = dry_run or os.path.isfile(checkpoint + ".index")
-    return config, spm, checkpoint if has_checkpoint else None
+    return [], config, os.path.join(directory, "30k-clean.model"), checkpoint if has_checkpoint else None
 
 
 def _tiny_files(out: str, python: str) -> tuple[list[Step], str, str]:
     """Steps that make the sample vocabulary and the tiny config; (steps, config, spm model)."""
 
     def config_text() -> str:
-        from albert.configs import get_config  # TensorFlow is imported only when the file is written
+        return json.dumps(configs.get_config("tiny").replace(vocab_size=SAMPLE_VOCAB_SIZE).to_dict(), indent=2) + "\n"
 
-        return json.dumps(get_config("tiny").replace(vocab_size=SAMPLE_VOCAB_SIZE).to_dict(), indent=2) + "\n"
-
-    data = os.path.join(out, "data")
-    prefix = os.path.join(data, "sample_spm")
-    config_path = os.path.join(data, "albert_config.json")
+    prefix = os.path.join(out, "data", "sample_spm")
+    config_path = os.path.join(out, "data", "albert_config.json")
     steps = [
         Step(
             "a SentencePiece vocabulary of the sample text",
             [
                 python,
-                os.path.join(ROOT, "data_preprocessing", "train_sentencepiece.py"),
-                f"--input_file={SAMPLE_TEXT}",
+                "-m",
+                "albert.data.train_sentencepiece",
+                f"--input_file={samples.SAMPLE_TEXT}",
                 f"--model_prefix={prefix}",
                 f"--vocab_size={SAMPLE_VOCAB_SIZE}",
             ],
-        ),  # fmt: skip
+        ),
         Step("the tiny ALBERT's config", write=(config_path, config_text)),
     ]
     return steps, config_path, prefix + ".model"
 
 
-def build_plan(args, dry_run: bool = False) -> list[Step]:
-    """The steps of a demo run from demo_albert.py's arguments."""
-    python = args.python
-    tiny = args.model_variant == "tiny"
-    test_set = args.test_set
-    defaults = task_defaults(test_set, args.model_variant)
-    out = args.output_dir
-    bf16 = args.data_type in ("bf16", "fp16")
-    batch_default = _BATCH[test_set][args.model_variant][0 if bf16 else 1]
-    workers = args.placement.total
-    phases = 2 if test_set == "bookswiki" else 1
-
-    seqs = _split(args.max_seq_length or defaults.max_seq_length, phases, "max_seq_length")
-    batches = _split(args.batch_size or batch_default, phases, "batch_size")
-    steps = _split(args.train_steps or defaults.train_steps, phases, "train_steps")
-    warmup = args.warmup_steps if args.warmup_steps is not None else defaults.warmup_steps
-    warmups = _split(warmup, phases, "warmup_steps")
-
-    plan: list[Step] = []
-    init = args.init_checkpoint_path or None
-    if tiny:
-        prepared, config, spm = _tiny_files(out, python)
-        plan += prepared
-    else:
-        config, spm, released = model_files(args, dry_run)
-        if test_set in ("mrpc", "squad") and init is None:
-            init = released
-
-    common = [f"--albert_config_file={config}", f"--data_type={args.data_type}"]
-    if args.placement.device:
-        common.append(f"--device={args.placement.device}")
-    p = args.placement
-    if workers > 1:
-        common.append("--use_horovod" if p.distribution == "horovod" else "--distribution=tf")
-        if p.device in (None, "cpu") and not p.hosts:  # the box's cores shared out
-            common.append(f"--intra_op_threads={max(1, p.cores_per_box // p.workers_per_box)}")
-
-    def learning_rate(global_batch: int) -> str:
-        if args.learning_rate is not None:
-            return f"--learning_rate={args.learning_rate}"
-        rate = defaults.learning_rate or pretraining_learning_rate(global_batch)
-        return f"--learning_rate={rate:.6g}"
-
-    if test_set in ("overfit", "bookswiki"):
-        if test_set == "overfit":
-            records = [os.path.join(out, "data", f"sample-{seqs[0]}.tfrecord")]
-            predictions = "10" if tiny else "20"
-            plan.append(
-                Step(
-                    "pretraining records of the sample text",
-                    [
-                        python,
-                        os.path.join(ROOT, "data_preprocessing", "create_training_data.py"),
-                        f"--input_file={SAMPLE_TEXT}",
-                        f"--output_file={records[0]}",
-                        f"--spm_model_file={spm}",
-                        f"--max_seq_length={seqs[0]}",
-                        f"--max_predictions_per_seq={predictions}",
-                        "--dupe_factor=5",
-                    ],
-                )  # fmt: skip
+def pretraining_steps(args, defaults: dict, common: dict, spm: str, dry_run: bool) -> list[Step]:
+    """overfit: records of the sample text, then one pretraining run evaluated on them;
+    bookswiki: phase 1 (sequence 128) then phase 2 (512) from phase 1's weights."""
+    count = 2 if args.test_set == "bookswiki" else 1
+    runs = phases(args, defaults, count)
+    steps, previous = [], args.init_checkpoint_path or None
+    if args.test_set == "overfit":
+        records = os.path.join(args.output_dir, "data", f"sample-{runs[0]['max_seq_length']}.tfrecord")
+        predictions = "10" if args.model_variant == "tiny" else "20"
+        steps.append(
+            Step(
+                "pretraining records of the sample text",
+                [
+                    args.python,
+                    "-m",
+                    "albert.data.create_training_data",
+                    f"--input_file={samples.SAMPLE_TEXT}",
+                    f"--output_file={records}",
+                    f"--spm_model_file={spm}",
+                    f"--max_seq_length={runs[0]['max_seq_length']}",
+                    f"--max_predictions_per_seq={predictions}",
+                    "--dupe_factor=5",
+                ],
             )
-            evaluation = [f"--eval_file={records[0]}", "--eval_batch_size=8"]
-        else:
-            root = _dataset(args, "bookswiki")
-            records = [os.path.join(root, f"seq_len_{seq}", "training", "*") for seq in seqs]
-            evaluation = []
-            predictions = "20"
-            for seq, pattern in zip(seqs, records):
-                _require_glob(pattern, dry_run, f"bookswiki records for sequence {seq}")
-        previous = init
-        for phase in range(phases):
-            global_batch = int(batches[phase]) * workers
-            run_dir = os.path.join(out, "pretraining" if phases == 1 else f"phase_{phase + 1}")
-            argv = [
-                python, os.path.join(ROOT, "run_pretraining.py"), *common,
-                f"--input_file={records[phase]}", f"--output_dir={run_dir}", f"--max_seq_length={seqs[phase]}",
-                f"--max_predictions_per_seq={predictions}", f"--train_batch_size={global_batch}",
-                f"--num_train_steps={steps[phase]}", f"--num_warmup_steps={warmups[phase]}",
-                f"--optimizer={defaults.optimizer}", learning_rate(global_batch),
-                f"--save_checkpoints_steps={args.save_ckpt_steps or steps[phase]}", "--do_train", "--do_eval",
-                *evaluation,
-            ]  # fmt: skip
-            if test_set == "overfit":
-                argv.append(f"--log_steps={max(1, int(steps[phase]) // 5)}")
-            if previous:
-                argv.append(f"--init_checkpoint={previous}")
-            plan.append(Step(f"pretraining phase {phase + 1} (sequence {seqs[phase]})" if phases > 1 else "pretraining",
-                             argv, distributed=True))  # fmt: skip
-            previous = run_dir
-        return plan
+        )
+        inputs = [{"input_file": records, "eval_file": records, "eval_batch_size": 8}]
+    else:
+        root = _dataset(args, "bookswiki")
+        predictions = "20"
+        inputs = [
+            {"input_file": os.path.join(root, f"seq_len_{run['max_seq_length']}", "training", "*")} for run in runs
+        ]
+        for run, files in zip(runs, inputs):
+            _require_glob(files["input_file"], dry_run, f"bookswiki records for sequence {run['max_seq_length']}")
+    for phase, (run, files) in enumerate(zip(runs, inputs)):
+        run_dir = os.path.join(args.output_dir, "pretraining" if count == 1 else f"phase_{phase + 1}")
+        values = {
+            **common,
+            "input_file": files["input_file"],
+            "output_dir": run_dir,
+            **schedule_values(args, defaults, run, args.placement.total),
+            "max_predictions_per_seq": predictions,
+            "save_checkpoints_steps": args.save_ckpt_steps or run["num_train_steps"],
+            "do_train": True,
+            "do_eval": True,
+            "eval_file": files.get("eval_file"),
+            "eval_batch_size": files.get("eval_batch_size"),
+            "log_steps": max(1, int(run["num_train_steps"]) // 5) if args.test_set == "overfit" else None,
+            "init_checkpoint": previous,
+        }
+        what = f"pretraining phase {phase + 1} (sequence {run['max_seq_length']})" if count > 1 else "pretraining"
+        steps.append(Step(what, task_command(args.python, PretrainingTask, values), distributed=True))
+        previous = run_dir
+    return steps
 
-    # Fine-tuning
-    data_dir = args.dataset_path or (SAMPLES[test_set] if tiny else None)
-    if data_dir is None:
-        raise LaunchError(f"-t {test_set}: pass --dataset_path (the {test_set.upper()} data folder)")
-    global_batch = int(batches[0]) * workers
-    schedule = (
-        [f"--num_train_epochs={args.epochs or defaults.epochs}", "--warmup_proportion=0.1"]
-        if (args.epochs or defaults.epochs) and not args.train_steps
-        else []
-    )
-    run_dir = os.path.join(out, test_set)
-    argv = [
-        *common, f"--spm_model_file={spm}", f"--output_dir={run_dir}", f"--max_seq_length={seqs[0]}",
-        f"--train_batch_size={global_batch}", f"--optimizer={defaults.optimizer}", learning_rate(global_batch),
-    ]  # fmt: skip
-    if init:
-        argv.append(f"--init_checkpoint={init}")
-    if test_set == "mrpc":
+
+def fine_tuning_step(args, task, defaults: dict, common: dict, init: str | None, dry_run: bool) -> Step:
+    """MRPC or SQuAD fine-tuning from `init`, trained then evaluated (MRPC) or predicted (SQuAD)."""
+    data_dir = args.dataset_path or (samples.MRPC if args.test_set == "mrpc" else samples.SQUAD)
+    if args.dataset_path is None and args.model_variant != "tiny":
+        raise LaunchError(f"-t {args.test_set}: pass --dataset_path (the {args.test_set.upper()} data folder)")
+    run = phases(args, defaults, 1)[0]
+    values = {
+        **common,
+        "output_dir": os.path.join(args.output_dir, args.test_set),
+        **schedule_values(args, defaults, run, args.placement.total),
+        "init_checkpoint": init,
+        "save_checkpoints_steps": args.save_ckpt_steps or run["num_train_steps"],
+        "do_train": True,
+    }
+    if args.test_set == "mrpc":
         _require_files(data_dir, ("train.tsv", "dev.tsv"), dry_run, "MRPC")
-        if not schedule:
-            schedule = [f"--train_step={steps[0]}", f"--warmup_step={warmups[0]}"]
-        save = args.save_ckpt_steps or (int(steps[0]) if steps[0] else 1000)
-        argv = [python, os.path.join(ROOT, "run_classifier.py"), "--task_name=MRPC", f"--data_dir={data_dir}", *argv,
-                *schedule, f"--save_checkpoints_steps={save}", "--do_train", "--do_eval"]  # fmt: skip
-        plan.append(Step("fine-tuning on MRPC", argv, distributed=True))
+        values.update(task_name="MRPC", data_dir=data_dir, do_eval=True)
+        values["save_checkpoints_steps"] = values["save_checkpoints_steps"] or 1000
     else:
         train_file, predict_file = _squad_files(data_dir, dry_run)
-        if not schedule:
-            schedule = [f"--train_steps={steps[0]}", f"--warmup_step={warmups[0]}"]
-        if args.save_ckpt_steps:
-            schedule.append(f"--save_checkpoints_steps={args.save_ckpt_steps}")
-        argv = [python, os.path.join(ROOT, "run_squad_v1.py"), f"--train_file={train_file}",
-                f"--predict_file={predict_file}", "--doc_stride=128", *argv, *schedule,
-                "--do_train", "--do_predict"]  # fmt: skip
-        plan.append(Step("fine-tuning on SQuAD", argv, distributed=True))
-    return plan
+        values.update(train_file=train_file, predict_file=predict_file, doc_stride=128, do_predict=True)
+    return Step(
+        f"fine-tuning on {args.test_set.upper() if args.test_set == 'mrpc' else 'SQuAD'}",
+        task_command(args.python, task, values),
+        distributed=True,
+    )
 
 
 def _dataset(args, name: str) -> str:
@@ -314,8 +291,6 @@ def _dataset(args, name: str) -> str:
 
 
 def _require_glob(pattern: str, dry_run: bool, what: str) -> None:
-    import glob
-
     if not dry_run and not glob.glob(pattern):
         raise LaunchError(f"{pattern}: no {what}; make them with data_preprocessing/create_training_data.py")
 
@@ -445,7 +420,9 @@ def run_plan(plan: list[Step], p: Placement, out: str, dry_run: bool, echo: Call
             os.makedirs(out, exist_ok=True)
             with open(hostfile, "w", encoding="utf-8") as f:
                 f.write(hostfile_text(p))
-        processes = [subprocess.Popen(argv, env={**os.environ, **env}) for env, argv in commands]
+        processes = [
+            subprocess.Popen(argv, env={**os.environ, **env, "PYTHONPATH": python_path()}) for env, argv in commands
+        ]
         codes = [proc.wait() for proc in processes]
         if any(codes):
             raise LaunchError(f"{step.what} failed (exit status {max(codes)}); its output is above")

@@ -62,81 +62,115 @@ def make_train_step(
     """
     if accumulation_steps < 1:
         raise ValueError(f"accumulation_steps must be at least 1, got {accumulation_steps}")
-    loss_scale = loss_scale or precision.LossScale()
     workers = workers or distribute.Workers()
-    variables = model.trainable_variables
     with workers.scope():
-        optimizer.build(variables)
-
-    # Variables that get no gradient (e.g. a pooler under a span head) are left out of the update:
-    # Google's optimizers skip them, while a zero gradient would still decay them. Known at trace time.
-    no_gradient: set[int] = set()
-    additive = denominators_fn is not None
-
-    def gradients(micro_batch: dict, denominators: dict | None):
-        with tf.GradientTape() as tape:
-            outputs = model(select_inputs(model, micro_batch), training=True)
-            if denominators is None:
-                loss, metrics = loss_fn(outputs, micro_batch)
-            else:
-                loss, metrics = loss_fn(outputs, micro_batch, denominators)
-            scaled_loss = loss_scale.scale(loss)
-        grads = tape.gradient(scaled_loss, variables)
-        no_gradient.update(i for i, g in enumerate(grads) if g is None)
-        # Embedding gradients arrive as IndexedSlices; LAMB's norms and accumulation need them dense.
-        grads = [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
-        return loss, metrics, grads
-
+        optimizer.build(model.trainable_variables)
+    step = _TrainStep(
+        model,
+        loss_fn,
+        optimizer,
+        loss_scale or precision.LossScale(),
+        workers,
+        accumulation_steps,
+        clip_norm,
+        denominators_fn,
+        step_counter,
+    )
     if jit_compile and workers.num_replicas > 1:
         # The collectives stay outside XLA; the forward and backward pass is compiled.
-        gradients = tf.function(gradients, jit_compile=True, reduce_retracing=True)
+        step.gradients = tf.function(step.gradients, jit_compile=True, reduce_retracing=True)
         jit_compile = False
+    return tf.function(step.__call__, jit_compile=jit_compile, reduce_retracing=True)
 
-    def replica_gradients(batch: dict):
+
+@dataclasses.dataclass(eq=False)
+class _TrainStep:
+    """The parts of `make_train_step`'s step: gradients of a micro-batch, their reduction on each
+    replica, and the update."""
+
+    model: keras.Model
+    loss_fn: LossFn
+    optimizer: keras.optimizers.Optimizer
+    loss_scale: precision.LossScale
+    workers: distribute.Workers
+    accumulation_steps: int
+    clip_norm: float | None
+    denominators_fn: Callable[[dict], dict] | None
+    step_counter: tf.Variable | None
+
+    def __post_init__(self) -> None:
+        self.variables = self.model.trainable_variables
+        # Variables that get no gradient (e.g. a pooler under a span head) are left out of the
+        # update: Google's optimizers skip them, while a zero gradient would still decay them.
+        # Known at trace time.
+        self.no_gradient: set[int] = set()
+
+    def gradients(self, micro_batch: dict, denominators: dict | None):
+        with tf.GradientTape() as tape:
+            outputs = self.model(select_inputs(self.model, micro_batch), training=True)
+            if denominators is None:
+                loss, metrics = self.loss_fn(outputs, micro_batch)
+            else:
+                loss, metrics = self.loss_fn(outputs, micro_batch, denominators)
+            scaled_loss = self.loss_scale.scale(loss)
+        grads = tape.gradient(scaled_loss, self.variables)
+        self.no_gradient.update(i for i, g in enumerate(grads) if g is None)
+        # Embedding gradients arrive as IndexedSlices; LAMB's norms and accumulation need them dense.
+        return (
+            loss,
+            metrics,
+            [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, self.variables)],
+        )
+
+    def replica_gradients(self, batch: dict):
         """Reduced, unscaled and clipped gradients and the step's metrics, on each replica."""
+        workers, additive = self.workers, self.denominators_fn is not None
         batch = workers.replica_slice(batch)
-        denominators = workers.all_reduce(denominators_fn(batch), mean=False) if additive else None
+        denominators = workers.all_reduce(self.denominators_fn(batch), mean=False) if additive else None
         loss, metrics, grads = accumulate_gradients(
-            lambda micro: gradients(micro, denominators), batch, accumulation_steps, average=not additive
+            lambda micro: self.gradients(micro, denominators), batch, self.accumulation_steps, average=not additive
         )
         loss, metrics, grads = workers.all_reduce((loss, metrics, grads), mean=not additive)
-        grads = loss_scale.unscale(grads)
+        grads = self.loss_scale.unscale(grads)
         loss_finite = tf.reduce_all(tf.math.is_finite(loss))
         finite = tf.logical_and(all_finite(grads), loss_finite)
-        grads, grad_norm = clip_by_global_norm(grads, clip_norm)
-        metrics = {**metrics, "loss": loss, "grad_norm": grad_norm, "grads_finite": finite, "loss_finite": loss_finite}
-        return grads, metrics
+        grads, grad_norm = clip_by_global_norm(grads, self.clip_norm)
+        return grads, {
+            **metrics,
+            "loss": loss,
+            "grad_norm": grad_norm,
+            "grads_finite": finite,
+            "loss_finite": loss_finite,
+        }
 
-    def apply(grads: list[tf.Tensor]) -> None:
-        used = [i for i in range(len(variables)) if i not in no_gradient]
-        optimizer.apply([grads[i] for i in used], [variables[i] for i in used])
+    def apply(self, grads: list[tf.Tensor]) -> None:
+        used = [i for i in range(len(self.variables)) if i not in self.no_gradient]
+        self.optimizer.apply([grads[i] for i in used], [self.variables[i] for i in used])
 
-    def step(batch: dict) -> dict[str, tf.Tensor]:
-        learning_rate = optimizer.learning_rate
-        grads, metrics = workers.run(replica_gradients, batch)
-        metrics = workers.local(metrics)  # equal on every replica: reduced before they were computed
+    def __call__(self, batch: dict) -> dict[str, tf.Tensor]:
+        learning_rate = self.optimizer.learning_rate
+        grads, metrics = self.workers.run(self.replica_gradients, batch)
+        metrics = self.workers.local(metrics)  # equal on every replica: reduced before they were computed
         finite = metrics["grads_finite"]
 
         # The condition is taken outside the replicas (a strategy cannot synchronise inside one).
         def update() -> tf.Tensor:
-            workers.run(apply, grads)
+            self.workers.run(self.apply, grads)
             return tf.constant(True)
 
         tf.cond(finite, update, lambda: tf.constant(False))
-        loss_scale.update(finite)
-        if step_counter is not None:
-            step_counter.assign_add(1)
+        self.loss_scale.update(finite)
+        if self.step_counter is not None:
+            self.step_counter.assign_add(1)
         return {**metrics, "learning_rate": tf.cast(learning_rate, tf.float32)}
-
-    return tf.function(step, jit_compile=jit_compile, reduce_retracing=True)
 
 
 def create_optimization(
-    settings, steps: int, warmup: int, workers: distribute.Workers, weight_decay_rate: float = 0.01
+    settings, steps: int, warmup: int, workers: distribute.Workers
 ) -> tuple[optimization.AdamWeightDecay, precision.LossScale]:
     """The optimizer, with its warmup + decay schedule, and the loss scale that a task's settings
-    describe (`learning_rate`, `poly_power`, `decay_after_warmup`, `optimizer`, `adam_epsilon`,
-    `adam_bias_correction`, `data_type`), made in the workers' scope."""
+    describe (`learning_rate`, `poly_power`, `decay_after_warmup`, `optimizer`, `weight_decay_rate`,
+    `adam_epsilon`, `adam_bias_correction`, `data_type`), made in the workers' scope."""
     schedule = optimization.WarmupPolynomialDecay(
         settings.learning_rate, steps, warmup, power=settings.poly_power, decay_after_warmup=settings.decay_after_warmup
     )
@@ -144,7 +178,7 @@ def create_optimization(
         optimizer = optimization.create_optimizer(
             settings.optimizer,
             schedule,
-            weight_decay_rate=weight_decay_rate,
+            weight_decay_rate=settings.weight_decay_rate,
             epsilon=settings.adam_epsilon,
             bias_correction=settings.adam_bias_correction,
         )
@@ -194,16 +228,51 @@ def format_metrics(metrics: dict[str, float], names: Sequence[str]) -> str:
     return "  ".join(f"{name} {metrics[name]:.4g}" for name in names if name in metrics)
 
 
-LOGGED = (
-    "loss",
-    "masked_lm_loss",
-    "masked_lm_accuracy",
-    "sentence_order_loss",
-    "sentence_order_accuracy",
-    "accuracy",
-    "learning_rate",
-    "grad_norm",
-)
+# Metrics every training step reports; a task's own (`Task.logged`) go between the loss and these.
+LOGGED = ("loss", "learning_rate", "grad_norm")
+
+
+def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[str], None] = print_line) -> dict:
+    """Trains `model` (from `task.create_model`, in `workers.scope()`) as the task's settings
+    say, resuming in its output_dir; with `task.evaluates_during_training()` every checkpoint is
+    evaluated and the best kept. Returns the last logged training metrics."""
+    v = task.values
+    steps, warmup = task.schedule()
+    optimizer, loss_scale = create_optimization(v, steps, warmup, workers)
+    dataset = task.train_dataset(workers, workers.worker_batch(v.train_batch_size, v.gradient_accumulation_steps))
+
+    def keep_if_best(step: int) -> None:
+        results = {**task.evaluate(model), "global_step": step}
+        shown = "  ".join(f"{k} {value:.4f}" for k, value in sorted(results.items()) if k != "global_step")
+        log(f"eval at step {step}: {shown}")
+        best = checkpoints.best_results(v.output_dir)
+        if best is None or results[task.main_metric] > best[task.main_metric]:
+            checkpoints.save_best(model, v.output_dir, results)
+
+    loop = LoopConfig(
+        v.output_dir,
+        steps,
+        v.train_batch_size,
+        save_checkpoints_steps=min(v.save_checkpoints_steps, steps),
+        keep_checkpoint_max=v.keep_checkpoint_max,
+        log_steps=min(v.log_steps, steps),
+    )
+    return train(
+        model,
+        task.loss,
+        optimizer,
+        dataset,
+        loop,
+        loss_scale=loss_scale,
+        accumulation_steps=v.gradient_accumulation_steps,
+        jit_compile=v.xla,
+        init_checkpoint=v.init_checkpoint,
+        denominators_fn=task.denominators,
+        logged=(LOGGED[0], *task.logged, *LOGGED[1:]),
+        log=log,
+        on_save=keep_if_best if task.evaluates_during_training() else None,
+        workers=workers,
+    )
 
 
 def train(
@@ -219,6 +288,7 @@ def train(
     jit_compile: bool = False,
     init_checkpoint: str | None = None,
     denominators_fn: Callable[[dict], dict] | None = None,
+    logged: Sequence[str] = LOGGED,
     log: Callable[[str], None] = print_line,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
     on_save: Callable[[int], None] | None = None,
@@ -227,10 +297,11 @@ def train(
     """Trains until `config.num_train_steps`, resuming from the newest checkpoint in
     `config.output_dir` if there is one (model, optimizer, loss scale, step, input position and
     dropout state, so a resumed run ends with the same weights as an uninterrupted one).
-    Otherwise starts from `init_checkpoint` (any checkpoint `restore_model_weights` reads: the
+    Otherwise starts from `init_checkpoint` (any checkpoint `checkpoints.load_weights` reads: the
     weights it shares with the model, with a fresh optimizer and schedule) or from scratch.
-    `on_save(step)` runs after each checkpoint is written (e.g. to evaluate it). Returns the mean
-    metrics of the last logging interval.
+    `logged` names the metrics of the log lines and summaries. `on_save(step)` runs after each
+    checkpoint is written (e.g. to evaluate it). Returns the mean metrics of the last logging
+    interval.
 
     A non-finite loss stops the run with `TrainingError`; the update of that step is not
     applied and no checkpoint is written after it.
@@ -243,7 +314,6 @@ def train(
     """
     loss_scale = loss_scale or precision.LossScale()
     workers = workers or distribute.Workers()
-    is_chief = workers.is_chief
     with workers.scope():
         global_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     step_fn = make_train_step(
@@ -259,26 +329,58 @@ def train(
         workers=workers,
     )
     iterator = iter(dataset)
-    dropout_state = dropout_states(model)
+    state = dict(model=model, optimizer=optimizer, loss_scale=loss_scale, global_step=global_step)
+    manager = _checkpoint_manager(state, iterator, config, workers)
+    _restore_or_initialise(manager, model, init_checkpoint, global_step, workers.is_chief, log)
+    if workers.size > 1:
+        _synchronise(model, optimizer, loss_scale, global_step, workers, config)
+    packed_step, names = _packed_step(step_fn, dataset.element_spec)
+    reporter = _Reporter(config, logged, log, workers.is_chief)
+    step = int(global_step.numpy())
+    while step < config.num_train_steps:
+        reporter.add(packed_step(next(iterator)), step + 1)
+        step += 1
+        last = step == config.num_train_steps
+        save = step % config.save_checkpoints_steps == 0 or last
+        if not (save or step % config.log_steps == 0):
+            continue
+        means = reporter.means(names)
+        _stop_unless_finite(means, reporter.steps, step, manager)
+        if step % config.log_steps == 0 or last:
+            reporter.report(step, means)
+            if on_log:
+                on_log(step, means)
+        if workers.is_chief and save:
+            manager.save(checkpoint_number=step)
+            if on_save:
+                on_save(step)
+    reporter.close()
+    return reporter.last
+
+
+def _checkpoint_manager(state: dict, iterator, config: LoopConfig, workers) -> tf.train.CheckpointManager:
+    """What a checkpoint holds for an exact resume: the training `state`, the weights by layer
+    (for other tasks to start from), the dropout state and (the chief's) input position."""
     checkpoint = tf.train.Checkpoint(
-        model=model,
-        optimizer=optimizer,
-        loss_scale=loss_scale,
-        layers=weight_layers(model),
-        global_step=global_step,
-        dropout_state=dropout_state,
+        **state,
+        layers=checkpoints.weight_layers(state["model"]),
+        dropout_state=dropout_states(state["model"]),
         **({"data": iterator} if workers.is_chief else {}),
     )
-    manager = tf.train.CheckpointManager(
+    return tf.train.CheckpointManager(
         checkpoint,
         config.output_dir,
         max_to_keep=config.keep_checkpoint_max,
         checkpoint_name="ckpt",
-        step_counter=global_step,
+        step_counter=state["global_step"],
     )
+
+
+def _restore_or_initialise(manager, model, init_checkpoint: str | None, global_step, is_chief: bool, log) -> None:
+    """Resumes from the newest checkpoint of the run, else starts from `init_checkpoint`."""
     if manager.latest_checkpoint:
         try:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as err:
             raise TrainingError(
                 f"{manager.latest_checkpoint}: cannot resume, it was written with other settings "
@@ -288,82 +390,94 @@ def train(
         if is_chief:
             log(f"resuming from {manager.latest_checkpoint} at step {int(global_step.numpy())}")
     elif init_checkpoint:
-        restore_model_weights(model, init_checkpoint, new_heads=True)
+        checkpoints.load_weights(model, init_checkpoint, new_heads=True)
         if is_chief:
             log(f"initialised the model from {init_checkpoint}")
-    if workers.size > 1:
-        workers.broadcast_variables([*model.weights, *optimizer.variables, global_step, *loss_scale.variables])
-        # Each worker draws its own dropout masks.
-        for state in dropout_state:
-            state.assign(state + tf.constant([7919 * workers.rank, 0], state.dtype))
-        workers.log(
-            f"{workers.describe()}; steps {int(global_step.numpy())} to {config.num_train_steps} "
-            f"of {config.batch_size} sequences, this worker reads its shard"
-        )
 
-    # The metrics leave the step as one float32 vector, so that the loop adds one tensor per step
-    # and reads values back only when it logs or saves.
+
+def _synchronise(model, optimizer, loss_scale, global_step, workers: distribute.Workers, config: LoopConfig) -> None:
+    """Every worker takes the chief's weights and step; each draws its own dropout masks."""
+    workers.broadcast_variables([*model.weights, *optimizer.variables, global_step, *loss_scale.variables])
+    for state in dropout_states(model):
+        state.assign(state + tf.constant([7919 * workers.rank, 0], state.dtype))
+    workers.log(
+        f"{workers.describe()}; steps {int(global_step.numpy())} to {config.num_train_steps} "
+        f"of {config.batch_size} sequences, this worker reads its shard"
+    )
+
+
+def _packed_step(step_fn, element_spec) -> tuple[Callable, list[str]]:
+    """The step with its metrics as one float32 vector (and their names, known once traced), so
+    that the loop adds one tensor per step and reads values back only when it logs or saves.
+    Traced once, for the dataset's shapes (batches padded to their longest share one graph)."""
     names: list[str] = []
 
-    # Traced once, for the dataset's shapes (batches padded to their longest share one graph).
-    @tf.function(input_signature=[dataset.element_spec])
+    @tf.function(input_signature=[element_spec])
     def packed_step(batch):
         metrics = step_fn(batch)
         names[:] = sorted(metrics)  # at trace time
         return tf.stack([tf.cast(metrics[name], tf.float32) for name in names])
 
-    writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train")) if is_chief else None
-    progress = ProgressBar(config.num_train_steps, "steps") if is_chief else None
-    sums = None
-    interval_start, interval_steps = time.perf_counter(), 0
-    last: dict[str, float] = {}
-    step = int(global_step.numpy())
-    while step < config.num_train_steps:
-        values = packed_step(next(iterator))
-        sums = values if sums is None else sums + values
-        step += 1
-        interval_steps += 1
-        if progress:
-            progress.update(step, step)
-        if step % config.log_steps and step % config.save_checkpoints_steps and step != config.num_train_steps:
-            continue
-        means = dict(zip(names, (sums / interval_steps).numpy().tolist()))
-        if means["loss_finite"] < 1.0:
-            bad = int(round((1.0 - means["loss_finite"]) * interval_steps))
-            raise TrainingError(
-                f"step {step}: the loss was not finite in {bad} of the last {interval_steps} steps; training stopped, "
-                f"the last good checkpoint is {manager.latest_checkpoint or 'none'}; "
-                "lower --learning_rate or check the data"
+    return packed_step, names
+
+
+def _stop_unless_finite(means: dict[str, float], steps: int, step: int, manager) -> None:
+    if means["loss_finite"] < 1.0:
+        bad = int(round((1.0 - means["loss_finite"]) * steps))
+        raise TrainingError(
+            f"step {step}: the loss was not finite in {bad} of the last {steps} steps; training stopped, "
+            f"the last good checkpoint is {manager.latest_checkpoint or 'none'}; "
+            "lower --learning_rate or check the data"
+        )
+
+
+class _Reporter:
+    """Sums the metrics of a logging interval; the chief's log lines, progress bar and
+    TensorBoard summaries."""
+
+    def __init__(self, config: LoopConfig, logged: Sequence[str], log: Callable[[str], None], is_chief: bool):
+        self.config, self.logged, self.log, self.is_chief = config, tuple(logged), log, is_chief
+        self.writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train")) if is_chief else None
+        self.progress = ProgressBar(config.num_train_steps, "steps") if is_chief else None
+        self.last: dict[str, float] = {}
+        self._restart()
+
+    def _restart(self) -> None:
+        self.sums, self.steps, self.start = None, 0, time.perf_counter()
+
+    def add(self, values: tf.Tensor, step: int) -> None:
+        self.sums = values if self.sums is None else self.sums + values
+        self.steps += 1
+        if self.progress:
+            self.progress.update(step, step)
+
+    def means(self, names: Sequence[str]) -> dict[str, float]:
+        return dict(zip(names, (self.sums / self.steps).numpy().tolist()))
+
+    def report(self, step: int, means: dict[str, float]) -> None:
+        """Logs the interval's means (with sequences/s) and starts the next interval."""
+        seconds_per_step = (time.perf_counter() - self.start) / self.steps
+        means["sequences_per_second"] = self.config.batch_size / seconds_per_step
+        if self.is_chief:
+            eta = format_duration(seconds_per_step * (self.config.num_train_steps - step))
+            if self.progress:
+                self.progress.clear()
+            self.log(
+                f"step {step}/{self.config.num_train_steps}  {format_metrics(means, self.logged)}  "
+                f"{means['sequences_per_second']:.1f} seq/s  ETA {eta}"
             )
-        if step % config.log_steps == 0 or step == config.num_train_steps:
-            elapsed = time.perf_counter() - interval_start
-            seconds_per_step = elapsed / interval_steps
-            means["sequences_per_second"] = config.batch_size / seconds_per_step
-            eta = format_duration(seconds_per_step * (config.num_train_steps - step))
-            if is_chief:
-                if progress:
-                    progress.clear()
-                log(
-                    f"step {step}/{config.num_train_steps}  {format_metrics(means, LOGGED)}  "
-                    f"{means['sequences_per_second']:.1f} seq/s  ETA {eta}"
-                )
-                with writer.as_default(step=step):
-                    for name in (*LOGGED, "sequences_per_second"):
-                        if name in means:
-                            write_scalar(name, means[name])
-            if on_log:
-                on_log(step, means)
-            last = means
-            sums, interval_start, interval_steps = None, time.perf_counter(), 0
-        if is_chief and (step % config.save_checkpoints_steps == 0 or step == config.num_train_steps):
-            manager.save(checkpoint_number=step)
-            if on_save:
-                on_save(step)
-    if progress:
-        progress.close()
-    if writer:
-        writer.flush()
-    return last
+            with self.writer.as_default(step=step):
+                for name in (*self.logged, "sequences_per_second"):
+                    if name in means:
+                        write_scalar(name, means[name])
+        self.last = means
+        self._restart()
+
+    def close(self) -> None:
+        if self.progress:
+            self.progress.close()
+        if self.writer:
+            self.writer.flush()
 
 
 def dropout_states(model: keras.Model) -> list[tf.Variable]:

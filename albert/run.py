@@ -1,0 +1,156 @@
+"""One entry for every task: settings from the command line, workers, inputs read first, the
+model, training, then (on the chief) evaluation, predictions and export.
+
+    python -m albert.run pretraining --help      # the same as run_pretraining.py / albert-pretrain
+    python -m albert.run classifier --task_name=MRPC --data_dir=glue/MRPC ...
+    python -m albert.run squad --train_file=train-v1.1.json ...
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+import keras
+import tensorflow as tf
+from absl import logging as absl_logging
+
+from albert import checkpoints, configs, devices, distribute, serving, settings, training
+from albert.pretrained import DownloadError
+from albert.tokenization import create_tokenizer
+
+# The project's errors with a one-line message: bad settings, configs, inputs, tokenizers and
+# checkpoints are ValueErrors; a training run that cannot go on, a failed download, workers or a
+# device that cannot start.
+ERRORS = (ValueError, training.TrainingError, DownloadError, distribute.WorkerError, devices.DeviceError)
+
+
+def run_task(task_class, argv: Sequence[str] | None = None) -> int:
+    """Runs `task_class` with the settings of the command line `argv` (default: sys.argv's);
+    returns the exit status, printing an error of the project as one line."""
+    argv = sys.argv[1:] if argv is None else argv
+    values = settings.parse(task_class.settings, argv, task_class.script, task_class.description)
+    try:
+        run(task_class(values))
+    except ERRORS as err:
+        print(f"{task_class.script}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(task, log: Callable[[str], None] = training.print_line) -> None:
+    """The steps every task's run shares, in order."""
+    v = task.values
+    absl_logging.set_verbosity(absl_logging.WARNING)  # TensorFlow's checkpoint INFO lines drown the log
+    workers = start_workers(v)
+    task.check()
+    task.check_schedule()
+    config = model_config(v)
+    workers.worker_batch(v.train_batch_size, v.gradient_accumulation_steps)  # refuses a batch that does not split
+    tokenizer = fine_tuning_tokenizer(v, config)
+    task.read_inputs(tokenizer)  # every input first, so that a bad file stops the run before any training
+    if v.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(v.random_seed)
+    os.makedirs(v.output_dir, exist_ok=True)
+    with workers.scope():
+        model = task.create_model(config)
+    if v.do_train:
+        training.fit(task, model, workers, log)
+    if workers.is_chief:  # the chief evaluates, predicts and exports
+        finish(task, model, tokenizer, log)
+
+
+def start_workers(v: settings.Values) -> distribute.Workers:
+    """Sets up the device and starts this process's workers; call it before any other
+    TensorFlow work."""
+    engine = v.distribution or ("horovod" if v.use_horovod else "single")
+    if v.use_horovod and engine != "horovod":
+        raise ValueError(f"--use_horovod and --distribution {engine} disagree; give one")
+    local_rank, local_size = distribute.local_placement()
+    devices.setup(v.device, local_rank, local_size, v.intra_op_threads, v.inter_op_threads)
+    workers = distribute.create_workers(engine)
+    rate = distribute.scaled_learning_rate(v.learning_rate, workers.num_replicas, v.learning_rate_scaling)
+    v.learning_rate = rate
+    return workers
+
+
+def model_config(v: settings.Values) -> configs.BertConfig:
+    """The model config named by --albert_config_file / --model_type, checked against
+    --max_seq_length."""
+    source = v.albert_config_file
+    if not os.path.exists(source) and source in configs.VARIANTS:
+        config = configs.get_config(source)
+    else:
+        config = configs.load_model_config(source, v.model_type)
+    if config.max_position_embeddings < v.max_seq_length:
+        raise configs.ConfigError(
+            source,
+            f"max_position_embeddings {config.max_position_embeddings} is below --max_seq_length "
+            f"{v.max_seq_length}; lower --max_seq_length",
+        )
+    return config
+
+
+def fine_tuning_tokenizer(v: settings.Values, config: configs.BertConfig):
+    """The tokenizer of a task that reads text (None for one that reads records), checked
+    against the model's vocabulary."""
+    if not hasattr(v, "spm_model_file"):
+        return None
+    tokenizer = create_tokenizer(v.spm_model_file, v.vocab_file, v.do_lower_case)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise configs.ConfigError(
+            v.albert_config_file,
+            f"vocab_size {config.vocab_size} is below the tokenizer's {tokenizer.vocab_size}; "
+            "pass the vocabulary the model was trained with",
+        )
+    return tokenizer
+
+
+def finish(task, model: keras.Model, tokenizer, log: Callable[[str], None]) -> None:
+    """Evaluation results, predictions and the SavedModel of the trained (best) model."""
+    v = task.values
+    do_predict, export_dir = getattr(v, "do_predict", False), getattr(v, "export_dir", None)
+    if not (v.do_eval or do_predict or export_dir):
+        return
+    step = checkpoints.restore_for_evaluation(model, v.output_dir, v.init_checkpoint)
+    results = None
+    if do_predict:
+        paths, results = task.predict(model)
+        for path in paths:
+            log(f"predictions: {path}")
+    if v.do_eval and results is None:
+        results = task.evaluation_results(model, v.output_dir, v.do_train, step)
+    if results:
+        training.write_results(os.path.join(v.output_dir, "eval_results.txt"), results)
+        log("eval: " + "  ".join(f"{k} {value}" for k, value in sorted(results.items())))
+    if export_dir:
+        export(model, export_dir, tokenizer, v.max_seq_length, task.script, log)
+
+
+def export(model: keras.Model, export_dir: str, tokenizer, max_seq_length: int, script: str, log) -> None:
+    try:
+        serving.export_saved_model(model, export_dir, tokenizer, max_seq_length)
+    except serving.ServingError as err:  # no TensorFlow Text: token ids only
+        log(f"{script}: {err}; exporting the token-id signature only")
+        serving.export_saved_model(model, export_dir)
+    log(f"SavedModel: {export_dir}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m albert.run <task> [settings]`: the task by its name."""
+    from albert.tasks import TASKS  # the tasks import this module
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in TASKS:
+        print(
+            f"usage: python -m albert.run {{{','.join(TASKS)}}} [settings]; --help after a task lists them",
+            file=sys.stderr,
+        )
+        return 2
+    return run_task(TASKS[argv[0]], argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
