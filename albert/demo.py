@@ -30,6 +30,7 @@ import shutil
 import sys
 
 from albert import launch
+from albert.settings import SettingError
 
 COMMANDS = launch.COMMANDS
 
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.test_set == "overfit" and not args.dry_run:
             shutil.rmtree(os.path.join(args.output_dir, "pretraining"), ignore_errors=True)  # trains afresh
         launch.run_plan(plan, args.placement, args.output_dir, args.dry_run)
-    except launch.LaunchError as err:
+    except (launch.LaunchError, SettingError) as err:
         print(f"demo_albert.py: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -141,12 +141,14 @@ def placement_values(p: Placement) -> dict:
     return values
 
 
-def schedule_values(args, defaults: dict, phase: dict, workers: int) -> dict:
+def schedule_values(args, task, defaults: dict, phase: dict, workers: int) -> dict:
     """Global batch, steps or epochs, warmup, optimizer and learning rate of one phase.
     Without --learning_rate: the test set's rate, else LAMB's scaled to the global batch."""
     global_batch = int(phase["train_batch_size"]) * workers
     values = {"max_seq_length": phase["max_seq_length"], "train_batch_size": global_batch}
     epochs = args.epochs or defaults.get("num_train_epochs")
+    if args.epochs and not any(s.name == "num_train_epochs" for s in task.settings):
+        raise LaunchError(f"-e/--epochs: -t {args.test_set} trains for a number of steps; pass --train_steps")
     if epochs and not args.train_steps:
         values.update(num_train_epochs=epochs, warmup_proportion=0.1)
     else:
@@ -240,7 +242,7 @@ def pretraining_steps(args, defaults: dict, common: dict, spm: str, dry_run: boo
             **common,
             "input_file": files["input_file"],
             "output_dir": run_dir,
-            **schedule_values(args, defaults, run, args.placement.total),
+            **schedule_values(args, PretrainingTask, defaults, run, args.placement.total),
             "max_predictions_per_seq": predictions,
             "save_checkpoints_steps": args.save_ckpt_steps or run["num_train_steps"],
             "do_train": True,
@@ -265,7 +267,7 @@ def fine_tuning_step(args, task, defaults: dict, common: dict, init: str | None,
     values = {
         **common,
         "output_dir": os.path.join(args.output_dir, args.test_set),
-        **schedule_values(args, defaults, run, args.placement.total),
+        **schedule_values(args, task, defaults, run, args.placement.total),
         "init_checkpoint": init,
         "save_checkpoints_steps": args.save_ckpt_steps or run["num_train_steps"],
         "do_train": True,

@@ -61,22 +61,27 @@ def with_defaults(table: Sequence[Setting], **defaults: Any) -> tuple[Setting, .
 class Values:
     """Setting values by name (`values.learning_rate`), and which of them the user gave."""
 
-    def __init__(self, values: Mapping[str, Any], given: Iterable[str] = ()):
+    def __init__(self, values: Mapping[str, Any], given: Iterable[str] = (), spelled: Mapping[str, str] | None = None):
         self.__dict__.update(values)
         self._given = frozenset(given)
+        self._spelled = dict(spelled or {})
 
     def given(self, name: str) -> bool:
         """Whether `name` was set by the user (on the command line, or as an override)."""
         return name in self._given
 
+    def flag(self, name: str) -> str:
+        """The setting as the user spelled it (`--train_step`), for messages."""
+        return self._spelled.get(name, f"--{name}")
+
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_given"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_given", "_spelled")}
 
     def replace(self, **changes: Any) -> Values:
         unknown = sorted(set(changes) - set(self.as_dict()))
         if unknown:
             raise SettingError(f"no setting {', '.join(unknown)}")
-        return Values({**self.as_dict(), **changes}, self._given | set(changes))
+        return Values({**self.as_dict(), **changes}, self._given | set(changes), self._spelled)
 
     def __repr__(self) -> str:
         return f"Values({self.as_dict()!r})"
@@ -168,11 +173,12 @@ def parse(
     table and exits; an unknown setting or bad value prints a one-line error and exits 2."""
     parser = build_parser(table, prog, description)
     namespace = parser.parse_args(list(argv))
-    given = {k: v for k, v in vars(namespace).items() if k != "_spelled"}
+    spelled = vars(namespace).pop("_spelled", {})
+    given = vars(namespace)
     missing = [f"--{s.name}" for s in table if s.required and s.name not in given]
     if missing:
         parser.error(f"{', '.join(missing)} required")
-    return Values({**{s.name: s.default for s in table}, **given}, given)
+    return Values({**{s.name: s.default for s in table}, **given}, given, spelled)
 
 
 def to_argv(table: Sequence[Setting], values: Mapping[str, Any], script: str = "the script") -> list[str]:

@@ -8,8 +8,9 @@ import pytest
 from conftest import ROOT
 from test_glue import MRPC_SAMPLE, write
 
-from albert import classifier, modeling, training
+from albert import checkpoints, distribute, modeling, training
 from albert.data import glue
+from albert.tasks.classifier import ClassifierTask, predict_logits
 from albert.tokenization import SentencePieceTokenizer
 
 SCRIPT = os.path.join(ROOT, "run_classifier.py")
@@ -71,7 +72,7 @@ def test_train_eval_predict_end_to_end(tmp_path, tiny_config, sample_spm_model):
     assert result.stdout.count("eval at step") == 2  # steps 10 and 20 = 160 × 2 / 16
     results = dict(line.split(" = ") for line in (out / "eval_results.txt").read_text().splitlines())
     assert set(results) == {"eval_accuracy", "eval_f1", "eval_loss", "global_step", "checkpoint"}
-    best = classifier.best_results(str(out))
+    best = checkpoints.best_results(str(out))
     assert float(results["eval_accuracy"]) == best["accuracy"] and 0.0 <= best["accuracy"] <= 1.0
     assert best["accuracy"] == max(
         float(line.split("accuracy ")[1].split()[0])
@@ -92,9 +93,9 @@ def test_train_eval_predict_end_to_end(tmp_path, tiny_config, sample_spm_model):
     from albert.configs import load_config
 
     model = modeling.create_classifier_model(load_config(tiny_config), 2)
-    training.restore_model_weights(model, classifier.best_checkpoint(str(out)))
+    checkpoints.load_weights(model, checkpoints.best_checkpoint(str(out)))
     features = glue.cached_features(task, MRPC_SAMPLE, "test", tokenizer, 64, str(tmp_path / "c"), log=print)
-    logits = classifier.predict_logits(model, glue.make_dataset(features, task, 5, is_training=False))
+    logits = predict_logits(model, glue.make_dataset(features, task, 5, is_training=False))
     assert [r.split("\t")[1] for r in rows[1:]] == [str(i) for i in np.argmax(logits, -1)]
 
     # A second run reads the cached features and predicts the same.
@@ -115,22 +116,18 @@ def test_regression_task_trains_and_writes_scores(tmp_path, sample_spm_model):
     ]
     write(tmp_path / "data" / "train.tsv", [header, *rows])
     write(tmp_path / "data" / "dev.tsv", [header, *rows[:12]])
-    task = glue.get_task("STS-B")
     tokenizer = SentencePieceTokenizer(sample_spm_model)
-    settings = classifier.ClassifierSettings(
-        task_name="STS-B", max_seq_length=32, train_batch_size=8, train_step=6, save_checkpoints_steps=3, log_steps=3
-    )
-    feats = {
-        s: glue.cached_features(task, str(tmp_path / "data"), s, tokenizer, 32, str(tmp_path / "c"), log=print)
-        for s in ("train", "dev")
-    }
+    out = str(tmp_path / "out")
+    task = ClassifierTask.from_settings(
+        task_name="STS-B", data_dir=str(tmp_path / "data"), output_dir=out, max_seq_length=32, train_batch_size=8,
+        num_train_steps=6, save_checkpoints_steps=3, log_steps=3, do_eval=True, cache_dir=str(tmp_path / "c"),
+    )  # fmt: skip
+    task.read_inputs(tokenizer)
     from test_modeling import TINY_ALBERT
 
-    model = classifier.create_model(TINY_ALBERT.replace(vocab_size=300), task, settings)
-    classifier.finetune(
-        model, task, feats["train"], str(tmp_path / "out"), settings, eval_features=feats["dev"], log=lambda line: None
-    )
-    best = classifier.best_results(str(tmp_path / "out"))
+    model = task.create_model(TINY_ALBERT.replace(vocab_size=300))
+    training.fit(task, model, distribute.Workers(), log=lambda line: None)
+    best = checkpoints.best_results(out)
     assert set(best) == {"pearson", "spearman", "loss", "global_step", "checkpoint"}
     assert -1.0 <= best["pearson"] <= 1.0 and best["loss"] > 0
 

@@ -186,9 +186,11 @@ class Task:
         v = self.values
         steps_given = v.given("num_train_steps") and (v.num_train_steps or 0) > 0
         if steps_given and v.given("num_train_epochs"):
-            raise ValueError("--num_train_steps and --num_train_epochs both set the training length; give one")
+            raise ValueError(
+                f"{v.flag('num_train_steps')} and --num_train_epochs both set the training length; give one"
+            )
         if v.given("num_warmup_steps") and v.given("warmup_proportion"):
-            raise ValueError("--num_warmup_steps and --warmup_proportion both set the warmup; give one")
+            raise ValueError(f"{v.flag('num_warmup_steps')} and --warmup_proportion both set the warmup; give one")
 
     def schedule(self) -> tuple[int, int]:
         """(training steps, warmup steps). Steps are --num_train_steps when given (a value <= 0:

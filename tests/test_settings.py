@@ -1,0 +1,128 @@
+"""Settings: each declared once, every spelling reaching the same setting, the scripts' --help
+made from the tables, and the launcher's commands made from them too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from albert import settings
+from albert.settings import Setting, SettingError, group, parse, to_argv
+from albert.tasks import TASKS
+from albert.tasks.base import SHARED
+
+TABLE = group(
+    "Test",
+    Setting("num_train_steps", int, 1000, "Steps.", aliases=("train_steps", "total_steps")),
+    Setting("do_train", bool, True, "Train."),
+    Setting("optimizer", str, "lamb", "Optimizer.", choices=("lamb", "adamw")),
+    Setting("output_dir", str, None, "Output.", required=True),
+)
+
+
+def values(*argv: str) -> dict:
+    return parse(TABLE, [*argv, "--output_dir=o"]).as_dict()
+
+
+def test_every_spelling_of_every_setting_reaches_it():
+    for task in TASKS.values():
+        for setting in task.settings:
+            if setting.type is bool:
+                continue
+            text = setting.choices[-1] if setting.choices else {int: "7", float: "0.25", str: "x"}[setting.type]
+            required = [f"--{s.name}=x" for s in task.settings if s.required and s.name != setting.name]
+            for spelling in setting.spellings:
+                parsed = parse(task.settings, [*required, f"--{spelling}={text}"])
+                assert getattr(parsed, setting.name) == setting.type(text), (task.name, spelling)
+                assert parsed.given(setting.name)
+
+
+def test_the_seeds_spellings_are_aliases():
+    # Google's (ALBERT run_classifier.py, BERT), Habana's and AWS's spellings of shared settings.
+    expected = {
+        "num_train_steps": {"train_steps", "train_step", "total_steps"},
+        "num_warmup_steps": {"warmup_steps", "warmup_step"},
+        "log_steps": {"log_frequency", "save_summary_steps"},
+        "save_checkpoints_steps": {"checkpoint_frequency"},
+        "albert_config_file": {"bert_config_file"},
+        "random_seed": {"seed"},
+    }
+    shared = {s.name: set(s.aliases) for s in SHARED}
+    for name, aliases in expected.items():
+        assert aliases <= shared[name], name
+
+
+def test_booleans_take_absl_spellings():
+    assert values()["do_train"] is True
+    assert values("--nodo_train")["do_train"] is False
+    assert values("--do_train=false")["do_train"] is False
+    assert values("--do_train=True")["do_train"] is True
+    assert values("--do_train", "--total_steps", "5") == {
+        "num_train_steps": 5, "do_train": True, "optimizer": "lamb", "output_dir": "o"
+    }  # fmt: skip
+
+
+def test_two_spellings_of_one_setting_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        values("--total_steps=20", "--train_steps=3")
+    assert "--total_steps and --train_steps both set --num_train_steps; give one" in capsys.readouterr().err
+    assert values("--train_steps=3", "--train_steps=4")["num_train_steps"] == 4  # the same spelling: the last
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--output_dir=o", "--optimizer=sgd"], "invalid choice: 'sgd'"),
+        (["--output_dir=o", "--num_train_steps=ten"], "invalid int value: 'ten'"),
+        (["--output_dir=o", "--num_train"], "unrecognized arguments: --num_train"),  # no abbreviations
+        ([], "--output_dir required"),
+    ],
+)
+def test_bad_command_lines_are_one_line_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(TABLE, argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_to_argv_refuses_what_the_table_lacks():
+    assert to_argv(TABLE, {"num_train_steps": 3, "do_train": False, "optimizer": None}) == [
+        "--num_train_steps=3",
+        "--nodo_train",
+    ]
+    with pytest.raises(SettingError, match="run_x.py has no setting --warmup_step"):
+        to_argv(TABLE, {"warmup_step": 3}, "run_x.py")
+    round_trip = parse(TABLE, to_argv(TABLE, {"num_train_steps": 3, "output_dir": "o", "do_train": False}))
+    assert round_trip.as_dict() == {"num_train_steps": 3, "do_train": False, "optimizer": "lamb", "output_dir": "o"}
+
+
+def test_defaults_and_overrides_for_library_use():
+    v = settings.defaults(TABLE, num_train_steps=5)
+    assert (v.num_train_steps, v.optimizer, v.given("num_train_steps"), v.given("optimizer")) == (5, "lamb", True, False)
+    with pytest.raises(SettingError, match="no setting warmup"):
+        settings.defaults(TABLE, warmup=1)
+    assert settings.with_defaults(TABLE, optimizer="adamw")[2].default == "adamw"
+
+
+def test_each_setting_is_declared_once_per_table():
+    for task in TASKS.values():
+        spellings = [spelling for s in task.settings for spelling in s.spellings]
+        assert len(spellings) == len(set(spellings)), task.name
+
+
+@pytest.mark.parametrize("script", ["run_pretraining.py", "run_classifier.py", "run_squad_v1.py"])
+def test_help_lists_the_shared_settings_grouped_with_defaults_and_nothing_of_absl(script):
+    result = subprocess.run([sys.executable, script, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    task = next(t for t in TASKS.values() if t.script == script)
+    for setting in task.settings:
+        assert f"--{setting.name}" in text, setting.name
+    for title in ("Model and checkpoints:", "Schedule and optimizer:", "Checkpoints, logs and reruns:"):
+        assert title in text
+    assert "Default: 12345." in text  # --random_seed's
+    for absl_flag in ("--helpfull", "--logtostderr", "--verbosity", "--flagfile", "--tpu"):
+        assert absl_flag not in text
