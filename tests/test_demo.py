@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import demo_albert
-from albert import launch
+from albert import launch, samples
 
 ROOT = launch.ROOT
 PY = sys.executable
@@ -43,7 +43,7 @@ def test_variants_are_the_librarys():
 def test_one_worker_overfit_commands(capsys, tmp_path):
     out = str(tmp_path / "o")
     data = os.path.join(out, "data")
-    sample = os.path.join(ROOT, "data", "sample_text.txt")
+    sample = samples.SAMPLE_TEXT
     assert dry_run(capsys, "-o", out) == [
         "# a SentencePiece vocabulary of the sample text",
         shlex.join([PY, script("data_preprocessing/train_sentencepiece.py"), f"--input_file={sample}",
@@ -220,7 +220,7 @@ def test_finetuning_demos_run_on_two_tf_workers(tmp_path):
     run_demo("-c", "finetuning", "-t", "squad", "-o", str(tmp_path))
     with open(tmp_path / "squad" / "predictions.json", encoding="utf-8") as f:
         predictions = json.load(f)
-    with open(os.path.join(ROOT, "data", "squad_sample", "dev.json"), encoding="utf-8") as f:
+    with open(os.path.join(samples.SQUAD, "dev.json"), encoding="utf-8") as f:
         questions = [q["id"] for a in json.load(f)["data"] for p in a["paragraphs"] for q in p["qas"]]
     assert sorted(predictions) == sorted(questions)
 

@@ -3,14 +3,14 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import ROOT
 
+from albert import samples
 from albert.data import glue
 from albert.data.documents import InputError
 from albert.data.features import pack_inputs
 from albert.tokenization import SentencePieceTokenizer
 
-MRPC_SAMPLE = os.path.join(ROOT, "data", "mrpc_sample")
+MRPC_SAMPLE = samples.MRPC
 
 
 def write(path, lines, bom=False):

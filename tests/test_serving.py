@@ -99,7 +99,7 @@ def test_digit_comma_rule_inside_words_in_graph(tmp_path):
     "7" and drops the word-start mark SentencePiece adds to it."""
     import random
 
-    from data_preprocessing.train_sentencepiece import train_sentencepiece
+    from albert.tokenization import train_sentencepiece
 
     rng = random.Random(0)
     words = ["ab7,", "ab7,cd", "q7,", "7,", "x12,", "hello", "world", "cd"]

@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import sentencepiece as spm
-from conftest import ROOT, SAMPLE_TEXT
+from conftest import ROOT, SAMPLE_TEXT, SCRIPT_ENV
 
 from albert.tokenization import SentencePieceTokenizer
 
@@ -29,6 +29,7 @@ def test_too_large_vocabulary_is_a_one_line_error(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        env=SCRIPT_ENV,
     )
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "Vocabulary size too high" in result.stderr
