@@ -23,9 +23,6 @@ import sys
 import time
 from collections.abc import Sequence
 
-from absl import app, flags
-
-from albert.cli import run_absl
 from albert.data.documents import InputError, expand_input_patterns
 from albert.data.instances import MaskingConfig
 from albert.data.pretraining_records import (
@@ -36,50 +33,54 @@ from albert.data.pretraining_records import (
     write_summary,
 )
 from albert.progress import ProgressBar
+from albert.settings import Setting, Values, group, parse
 from albert.tokenization import TokenizerError
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("input_file", None, "Input text files: comma-separated glob patterns.")
-flags.DEFINE_string("output_file", None, "Output TFRecord file(s), comma-separated (records go round-robin).")
-flags.DEFINE_string("spm_model_file", None, "SentencePiece model (ALBERT).")
-flags.DEFINE_string("vocab_file", None, "WordPiece vocab.txt (BERT), used when --spm_model_file is not given.")
-flags.DEFINE_string("input_file_mode", "r", "Accepted for compatibility with Google's script; ignored.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the input text.")
-flags.DEFINE_bool("normalize_quotes", False, "Rewrite `` and '' to \" (Hugging Face's ALBERT tokenizer does).")
-flags.DEFINE_bool("do_whole_word_mask", True, "Mask whole words, not single pieces.")
-flags.DEFINE_bool("do_permutation", False, "Not supported (Google's permutation variant).")
-flags.DEFINE_bool("favor_shorter_ngram", True, "p(n) proportional to 1/n (else to n).")
-flags.DEFINE_bool("random_next_sentence", False, "BERT's next-sentence prediction instead of sentence order.")
-flags.DEFINE_integer("max_seq_length", 512, "Maximum sequence length.")
-flags.DEFINE_integer("ngram", 3, "Maximum n-gram length (words) to mask.")
-flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum masked positions per sequence.")
-flags.DEFINE_integer("random_seed", 12345, "Seed: the same seed and flags give the same bytes.")
-flags.DEFINE_integer("dupe_factor", 40, "Passes over the input, each with different masks.")
-flags.DEFINE_float("masked_lm_prob", 0.15, "Share of tokens to mask.")
-flags.DEFINE_float("short_seq_prob", 0.1, "Probability of a shorter target length.")
-flags.DEFINE_integer("num_workers", 1, "Worker processes.")
-flags.DEFINE_integer("num_output_shards", 1, "Split a single --output_file into this many shards.")
-flags.DEFINE_enum("errors", "strict", ["strict", "replace"], "Invalid UTF-8: stop with an error, or replace.")
+SETTINGS = group(
+    "Pretraining data (Google's create_pretraining_data.py flags and defaults)",
+    Setting("input_file", str, None, "Input text files: comma-separated glob patterns.", required=True),
+    Setting(
+        "output_file", str, None, "Output TFRecord file(s), comma-separated (records go round-robin).", required=True
+    ),
+    Setting("spm_model_file", str, None, "SentencePiece model (ALBERT)."),
+    Setting("vocab_file", str, None, "WordPiece vocab.txt (BERT), used when --spm_model_file is not given."),
+    Setting("input_file_mode", str, "r", "Accepted for compatibility with Google's script; ignored."),
+    Setting("do_lower_case", bool, True, "Lower-case the input text."),
+    Setting("normalize_quotes", bool, False, "Rewrite `` and '' to \" (Hugging Face's ALBERT tokenizer does)."),
+    Setting("do_whole_word_mask", bool, True, "Mask whole words, not single pieces."),
+    Setting("do_permutation", bool, False, "Not supported (Google's permutation variant)."),
+    Setting("favor_shorter_ngram", bool, True, "p(n) proportional to 1/n (else to n)."),
+    Setting("random_next_sentence", bool, False, "BERT's next-sentence prediction instead of sentence order."),
+    Setting("max_seq_length", int, 512, "Maximum sequence length."),
+    Setting("ngram", int, 3, "Maximum n-gram length (words) to mask."),
+    Setting("max_predictions_per_seq", int, 20, "Maximum masked positions per sequence."),
+    Setting("random_seed", int, 12345, "Seed: the same seed and settings give the same bytes."),
+    Setting("dupe_factor", int, 40, "Passes over the input, each with different masks."),
+    Setting("masked_lm_prob", float, 0.15, "Share of tokens to mask."),
+    Setting("short_seq_prob", float, 0.1, "Probability of a shorter target length."),
+    Setting("num_workers", int, 1, "Worker processes."),
+    Setting("num_output_shards", int, 1, "Split a single --output_file into this many shards."),
+    Setting("errors", str, "strict", "Invalid UTF-8: stop with an error, or replace.", choices=("strict", "replace")),
+)
 
 
-def create_training_data(argv: list[str]) -> int:
-    """The command, once absl has parsed the flags."""
-    del argv
-    if FLAGS.do_permutation:
-        raise app.UsageError("--do_permutation is not supported")
+def create_training_data(v: Values) -> None:
+    """Writes the records and their summary as the settings say."""
+    if v.do_permutation:
+        raise ValueError("--do_permutation is not supported; leave it out")
     masking = MaskingConfig(
-        max_seq_length=FLAGS.max_seq_length,
-        max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-        masked_lm_prob=FLAGS.masked_lm_prob,
-        short_seq_prob=FLAGS.short_seq_prob,
-        ngram=FLAGS.ngram,
-        favor_shorter_ngram=FLAGS.favor_shorter_ngram,
-        do_whole_word_mask=FLAGS.do_whole_word_mask,
-        random_next_sentence=FLAGS.random_next_sentence,
+        max_seq_length=v.max_seq_length,
+        max_predictions_per_seq=v.max_predictions_per_seq,
+        masked_lm_prob=v.masked_lm_prob,
+        short_seq_prob=v.short_seq_prob,
+        ngram=v.ngram,
+        favor_shorter_ngram=v.favor_shorter_ngram,
+        do_whole_word_mask=v.do_whole_word_mask,
+        random_next_sentence=v.random_next_sentence,
     )
-    tokenizer = TokenizerSpec(FLAGS.spm_model_file, FLAGS.vocab_file, FLAGS.do_lower_case, FLAGS.normalize_quotes)
-    inputs = expand_input_patterns(FLAGS.input_file)
-    outputs = output_paths(FLAGS.output_file, FLAGS.num_output_shards)
+    tokenizer = TokenizerSpec(v.spm_model_file, v.vocab_file, v.do_lower_case, v.normalize_quotes)
+    inputs = expand_input_patterns(v.input_file)
+    outputs = output_paths(v.output_file, v.num_output_shards)
 
     progress = ProgressBar(1, "documents")
     start = time.perf_counter()
@@ -93,37 +94,33 @@ def create_training_data(argv: list[str]) -> int:
         outputs,
         tokenizer,
         masking,
-        seed=FLAGS.random_seed,
-        dupe_factor=FLAGS.dupe_factor,
-        num_workers=FLAGS.num_workers,
-        errors=FLAGS.errors,
+        seed=v.random_seed,
+        dupe_factor=v.dupe_factor,
+        num_workers=v.num_workers,
+        errors=v.errors,
         on_progress=report,
     )
     progress.close()
-    settings = {f.name: f.value for f in FLAGS.get_key_flags_for_module(__name__)}
-    summary = write_summary(summary_path(FLAGS.output_file), stats, time.perf_counter() - start, settings)
+    summary = write_summary(summary_path(v.output_file), stats, time.perf_counter() - start, v.as_dict())
     print(
         f"wrote {summary['instances']:,} instances ({summary['real_tokens']:,} tokens, "
         f"masked {summary['masked_fraction']:.3f}, sentence-order label 1 "
         f"{summary['sentence_order_label_1_fraction']:.3f}) to {len(outputs)} file(s) in "
         f"{summary['seconds']:.1f} s ({summary['tokens_per_second']:,} tokens/s); summary: "
-        f"{summary_path(FLAGS.output_file)}"
+        f"{summary_path(v.output_file)}"
     )
-    return 0
-
-
-def _run(argv: list[str]) -> int:
-    """create_training_data() with bad input reported as one line on stderr and exit status 1."""
-    try:
-        return create_training_data(argv)
-    except (InputError, TokenizerError, ValueError) as err:
-        print(f"create_training_data.py: error: {err}", file=sys.stderr)
-        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The `albert-create-data` command: parses argv (sys.argv when None) and returns the exit status."""
-    return run_absl(_run, argv, __name__, __doc__, required=["input_file", "output_file"])
+    """The `albert-create-data` command (argv without the program; sys.argv's when None):
+    bad input is one line on stderr and exit status 1."""
+    values = parse(SETTINGS, sys.argv[1:] if argv is None else argv, "create_training_data.py", __doc__)
+    try:
+        create_training_data(values)
+    except (InputError, TokenizerError, ValueError) as err:
+        print(f"create_training_data.py: error: {err}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

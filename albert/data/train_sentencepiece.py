@@ -20,31 +20,32 @@ import os
 import sys
 from collections.abc import Sequence
 
-from absl import flags
-
-from albert.cli import run_absl
 from albert.data.documents import InputError, expand_input_patterns
+from albert.settings import Setting, group, parse
 from albert.tokenization import train_sentencepiece
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("input_file", None, "Training text: comma-separated glob patterns (plain or gzip).")
-flags.DEFINE_string("model_prefix", None, "Output prefix: writes <prefix>.model and <prefix>.vocab.")
-flags.DEFINE_integer("vocab_size", 30000, "Vocabulary size (ALBERT: 30000).")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the text (as the tokenizer will).")
-flags.DEFINE_bool("hard_vocab_limit", True, "Fail if the corpus cannot fill --vocab_size (else make it smaller).")
-flags.DEFINE_integer("num_threads", os.cpu_count() or 1, "Trainer threads.")
+SETTINGS = group(
+    "Vocabulary",
+    Setting("input_file", str, None, "Training text: comma-separated glob patterns (plain or gzip).", required=True),
+    Setting("model_prefix", str, None, "Output prefix: writes <prefix>.model and <prefix>.vocab.", required=True),
+    Setting("vocab_size", int, 30000, "Vocabulary size (ALBERT: 30000)."),
+    Setting("do_lower_case", bool, True, "Lower-case the text (as the tokenizer will)."),
+    Setting("hard_vocab_limit", bool, True, "Fail if the corpus cannot fill --vocab_size (else make it smaller)."),
+    Setting("num_threads", int, os.cpu_count() or 1, "Trainer threads."),
+)
 
 
-def _run(argv: list[str]) -> int:
-    del argv
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `albert-train-spm` command (argv without the program; sys.argv's when None)."""
+    v = parse(SETTINGS, sys.argv[1:] if argv is None else argv, "train_sentencepiece.py", __doc__)
     try:
         model = train_sentencepiece(
-            expand_input_patterns(FLAGS.input_file),
-            FLAGS.model_prefix,
-            FLAGS.vocab_size,
-            FLAGS.do_lower_case,
-            FLAGS.hard_vocab_limit,
-            FLAGS.num_threads,
+            expand_input_patterns(v.input_file),
+            v.model_prefix,
+            v.vocab_size,
+            v.do_lower_case,
+            v.hard_vocab_limit,
+            v.num_threads,
         )
     except (InputError, RuntimeError) as err:
         message = str(err).strip().splitlines()[-1].rpartition("] ")[2]  # drop SentencePiece's source location
@@ -52,11 +53,6 @@ def _run(argv: list[str]) -> int:
         return 1
     print(f"wrote {model}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The `albert-train-spm` command: parses argv (sys.argv when None) and returns the exit status."""
-    return run_absl(_run, argv, __name__, __doc__, required=["input_file", "model_prefix"])
 
 
 if __name__ == "__main__":
