@@ -36,7 +36,7 @@ import keras
 import tensorflow as tf
 
 from albert import kernels
-from albert.activations import get_activation
+from albert.activations import gelu_form, get_activation
 from albert.configs import AlbertConfig, BertConfig
 
 LAYER_NORM_EPSILON = 1e-12
@@ -68,11 +68,11 @@ class Float32Variables:
 
 class Dense(keras.layers.Dense):
     """Keras' Dense (same variables, `kernel` and `bias`) whose bias gradient is summed in float32
-    (`kernels.bias_add`). With a GELU activation (a name of `kernels.GELU_FORMS`), the bias add
-    and the GELU are one fused kernel (`kernels.bias_gelu`)."""
+    (`kernels.bias_add`). With a GELU activation (`activations.gelu_form`), the bias add and the
+    GELU are one fused kernel (`kernels.bias_gelu`)."""
 
     def __init__(self, units: int, activation: str | None = None, **kwargs):
-        gelu = activation if activation in kernels.GELU_FORMS else None
+        gelu = gelu_form(activation)
         super().__init__(units, activation=get_activation(activation) if activation and not gelu else None, **kwargs)
         self.gelu = gelu
 
