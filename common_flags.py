@@ -10,8 +10,8 @@ import sys
 
 from absl import flags
 
-from albert import checkpoints, devices, distribute, precision
-from albert.configs import VARIANTS, BertConfig, ConfigError, get_config
+from albert import devices, distribute, precision
+from albert.configs import VARIANTS, BertConfig, ConfigError, get_config, load_model_config
 from albert.optimization import OPTIMIZERS
 from albert.pretrained import DownloadError
 from albert.tokenization import create_tokenizer
@@ -121,7 +121,7 @@ def model_config(max_seq_length: int) -> BertConfig:
     if not os.path.exists(source) and source in VARIANTS:
         config = get_config(source)
     else:
-        config = checkpoints.load_model_config(source, FLAGS.model_type)
+        config = load_model_config(source, FLAGS.model_type)
     if config.max_position_embeddings < max_seq_length:
         raise ConfigError(
             source,

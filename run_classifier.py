@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import common_flags  # noqa: E402
-from albert import classifier, serving, training  # noqa: E402
+from albert import checkpoints, classifier, serving, training  # noqa: E402
 from albert.configs import ConfigError  # noqa: E402
 from albert.data import glue  # noqa: E402
 
@@ -97,12 +97,12 @@ def main(argv: list[str]) -> int:
     if not workers.is_chief:  # the chief evaluates, predicts and exports
         return 0
     if FLAGS.do_eval or FLAGS.do_predict or FLAGS.export_dir:
-        path = classifier.best_checkpoint(output_dir) or FLAGS.init_checkpoint
+        path = checkpoints.best_checkpoint(output_dir) or FLAGS.init_checkpoint
         if not path:
             raise training.TrainingError(f"{output_dir}: no checkpoint; train first or pass --init_checkpoint")
-        training.restore_model_weights(model, path)
+        checkpoints.load_weights(model, path)
     if FLAGS.do_eval:
-        best = classifier.best_results(output_dir)
+        best = checkpoints.best_results(output_dir)
         results = best if FLAGS.do_train and best else classifier.evaluate(model, task, eval_features, settings)
         results = {f"eval_{k}" if k not in ("global_step", "checkpoint") else k: v for k, v in results.items()}
         training.write_results(os.path.join(output_dir, "eval_results.txt"), results)

@@ -27,7 +27,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import common_flags  # noqa: E402
-from albert import pretraining, training  # noqa: E402
+from albert import checkpoints, pretraining, training  # noqa: E402
 from albert.data.documents import InputError, expand_input_patterns  # noqa: E402
 from albert.data.pretraining import check_pretraining_records  # noqa: E402
 
@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
             model, train_files, FLAGS.output_dir, settings, init_checkpoint=FLAGS.init_checkpoint, workers=workers
         )
     if FLAGS.do_eval and workers.is_chief:
-        step = training.restore_for_evaluation(model, FLAGS.output_dir, FLAGS.init_checkpoint)
+        step = checkpoints.restore_for_evaluation(model, FLAGS.output_dir, FLAGS.init_checkpoint)
         results = {**pretraining.evaluate(model, eval_files, settings), "global_step": step}
         training.write_results(os.path.join(FLAGS.output_dir, "eval_results.txt"), results)
         print("eval: " + "  ".join(f"{k} {v}" for k, v in sorted(results.items())))

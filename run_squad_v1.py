@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
 import common_flags  # noqa: E402
-from albert import question_answering, squad_eval, training  # noqa: E402
+from albert import checkpoints, question_answering, squad_eval, training  # noqa: E402
 from albert.data import squad  # noqa: E402
 from albert.data.documents import InputError  # noqa: E402
 
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
         path = tf.train.latest_checkpoint(output_dir) or FLAGS.init_checkpoint
         if not path:
             raise training.TrainingError(f"{output_dir}: no checkpoint; train first or pass --init_checkpoint")
-        training.restore_model_weights(model, path)
+        checkpoints.load_weights(model, path)
         examples, features = predict
         starts, ends = question_answering.predict_logits(model, features, settings.predict_batch_size)
         predictions = squad.write_predictions(

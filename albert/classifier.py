@@ -7,8 +7,6 @@ task's main metric in `<output_dir>/best/` (Google's `model.ckpt-best`), with th
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import weakref
 from collections.abc import Callable
 
@@ -16,12 +14,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from albert import distribute, fine_tuning, losses, modeling, precision, training
+from albert import checkpoints, distribute, fine_tuning, losses, modeling, precision, training
 from albert.configs import BertConfig
 from albert.data import glue
 from albert.fine_tuning import FineTuningSettings
-
-BEST = "best"
 
 
 @dataclasses.dataclass
@@ -114,9 +110,9 @@ def finetune(
         results = {**evaluate(model, task, eval_features, s), "global_step": step}
         shown = "  ".join(f"{k} {v:.4f}" for k, v in sorted(results.items()) if k != "global_step")
         log(f"eval at step {step}: {shown}")
-        best = best_results(output_dir)
+        best = checkpoints.best_results(output_dir)
         if best is None or results[task.main_metric] > best[task.main_metric]:
-            save_best(model, output_dir, results)
+            checkpoints.save_best(model, output_dir, results)
 
     dataset = glue.make_dataset(
         train_features,
@@ -143,38 +139,3 @@ def finetune(
         on_save=on_save if eval_features is not None else None,
         workers=workers,
     )
-
-
-def best_results(output_dir: str) -> dict | None:
-    """The dev results of the best checkpoint kept so far, or None."""
-    path = os.path.join(output_dir, BEST, "results.json")
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
-def save_best(model: keras.Model, output_dir: str, results: dict) -> None:
-    """Keeps the model's weights as the best checkpoint (`best/ckpt-<step>`). The results file,
-    replaced last, names the checkpoint, so an interrupted save leaves the previous best intact."""
-    directory = os.path.join(output_dir, BEST)
-    os.makedirs(directory, exist_ok=True)
-    name = f"ckpt-{results['global_step']}"
-    training.save_model_weights(model, os.path.join(directory, name))
-    previous = best_results(output_dir)
-    tmp = os.path.join(directory, f"results.json.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({**results, "checkpoint": name}, f)
-    os.replace(tmp, os.path.join(directory, "results.json"))
-    if previous and previous["checkpoint"] != name:
-        for file in os.listdir(directory):
-            if file.startswith(previous["checkpoint"] + "."):
-                os.remove(os.path.join(directory, file))
-
-
-def best_checkpoint(output_dir: str) -> str | None:
-    """The best checkpoint kept in `output_dir`, else its newest, else None."""
-    best = best_results(output_dir)
-    if best is not None:
-        return os.path.join(output_dir, BEST, best["checkpoint"])
-    return tf.train.latest_checkpoint(output_dir)

@@ -8,7 +8,8 @@
     True
 
 The variant table follows the `albert_config.json` files in Google's release tarballs and the
-`bert_config.json` files of Google's BERT release (REFERENCE.md §1).
+`bert_config.json` files of Google's BERT release (REFERENCE.md §1). Hugging Face's `config.json`
+is read by `load_model_config` and written by `hf_config`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import os
 from typing import Any, ClassVar
 
-from albert.activations import ACTIVATIONS
+from albert.activations import ACTIVATIONS, FROM_HF, HF_NAMES
 
 
 class ConfigError(ValueError):
@@ -268,3 +269,59 @@ def load_config(path: str | os.PathLike, model_type: str | None = None) -> Alber
     if model_type == "bert":
         return BertConfig.from_json_file(path)
     raise ConfigError("model_type", f"unknown model type {model_type!r}; use 'albert' or 'bert'")
+
+
+# ----------------------------------------------------------------------------------------------
+# Hugging Face's config.json
+# ----------------------------------------------------------------------------------------------
+
+# The keys of a Hugging Face config.json that mean what they mean in Google's files.
+_HF_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "initializer_range",
+)
+
+
+def config_from_hf(path: str) -> BertConfig:
+    """A config from a Hugging Face `config.json` (BERT or ALBERT); its activation names are
+    translated (`activations.FROM_HF`: its "gelu" is the exact erf form, this project's
+    "gelu_erf"; its "gelu_new" is Google's tanh "gelu")."""
+    with open(path, encoding="utf-8") as f:
+        values = json.load(f)
+    act = FROM_HF.get(values.get("hidden_act"), values.get("hidden_act"))
+    common = {k: values[k] for k in _HF_KEYS if k in values}
+    if values.get("model_type") == "albert":
+        extra = {k: values[k] for k in ("embedding_size", "num_hidden_groups", "inner_group_num") if k in values}
+        return AlbertConfig.from_dict({**common, **extra, "hidden_act": act}, source=path)
+    return BertConfig.from_dict({**common, "hidden_act": act}, source=path)
+
+
+def load_model_config(path: str, model_type: str | None = None) -> BertConfig:
+    """A config from Google's albert_config.json / bert_config.json (`model_type`, or guessed from
+    the keys) or from a Hugging Face config.json (it names its `model_type`)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            is_hf = "model_type" in json.load(f)
+    except (OSError, ValueError):
+        is_hf = False  # load_config gives the one-line error
+    return config_from_hf(path) if is_hf else load_config(path, model_type)
+
+
+def hf_config(config: BertConfig) -> dict:
+    """Hugging Face's config.json for `config`."""
+    from albert.modeling import LAYER_NORM_EPSILON  # the model's constant; modeling imports this module
+
+    values = {k: v for k, v in config.to_dict().items() if k not in config.extra}
+    values["hidden_act"] = HF_NAMES.get(config.hidden_act, config.hidden_act)
+    values["model_type"] = config.model_type
+    values["layer_norm_eps"] = LAYER_NORM_EPSILON
+    values["architectures"] = ["AlbertForPreTraining" if config.model_type == "albert" else "BertForPreTraining"]
+    return values

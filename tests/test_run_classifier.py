@@ -8,7 +8,7 @@ import pytest
 from conftest import ROOT
 from test_glue import MRPC_SAMPLE, write
 
-from albert import classifier, modeling, training
+from albert import checkpoints, classifier, modeling
 from albert.data import glue
 from albert.tokenization import SentencePieceTokenizer
 
@@ -71,7 +71,7 @@ def test_train_eval_predict_end_to_end(tmp_path, tiny_config, sample_spm_model):
     assert result.stdout.count("eval at step") == 2  # steps 10 and 20 = 160 × 2 / 16
     results = dict(line.split(" = ") for line in (out / "eval_results.txt").read_text().splitlines())
     assert set(results) == {"eval_accuracy", "eval_f1", "eval_loss", "global_step", "checkpoint"}
-    best = classifier.best_results(str(out))
+    best = checkpoints.best_results(str(out))
     assert float(results["eval_accuracy"]) == best["accuracy"] and 0.0 <= best["accuracy"] <= 1.0
     assert best["accuracy"] == max(
         float(line.split("accuracy ")[1].split()[0])
@@ -92,7 +92,7 @@ def test_train_eval_predict_end_to_end(tmp_path, tiny_config, sample_spm_model):
     from albert.configs import load_config
 
     model = modeling.create_classifier_model(load_config(tiny_config), 2)
-    training.restore_model_weights(model, classifier.best_checkpoint(str(out)))
+    checkpoints.load_weights(model, checkpoints.best_checkpoint(str(out)))
     features = glue.cached_features(task, MRPC_SAMPLE, "test", tokenizer, 64, str(tmp_path / "c"), log=print)
     logits = classifier.predict_logits(model, glue.make_dataset(features, task, 5, is_training=False))
     assert [r.split("\t")[1] for r in rows[1:]] == [str(i) for i in np.argmax(logits, -1)]
@@ -130,7 +130,7 @@ def test_regression_task_trains_and_writes_scores(tmp_path, sample_spm_model):
     classifier.finetune(
         model, task, feats["train"], str(tmp_path / "out"), settings, eval_features=feats["dev"], log=lambda line: None
     )
-    best = classifier.best_results(str(tmp_path / "out"))
+    best = checkpoints.best_results(str(tmp_path / "out"))
     assert set(best) == {"pearson", "spearman", "loss", "global_step", "checkpoint"}
     assert -1.0 <= best["pearson"] <= 1.0 and best["loss"] > 0
 

@@ -109,5 +109,3 @@ def checkpoint_prefix(path: str) -> str:
     if not tf.io.gfile.exists(path + ".index"):
         raise CheckpointError(f"{path}: checkpoint not found (expected {path}.index)")
     return path
-
-
