@@ -21,10 +21,11 @@ import tempfile
 import urllib.error
 import urllib.request
 
+from albert import configs
 from albert.configs import ConfigError, load_config
 from albert.progress import ProgressBar
 
-SIZES = ("base", "large", "xlarge", "xxlarge")
+SIZES = tuple(name for name, size in configs.SIZES.items() if size.released)  # the released sizes
 NAMES = tuple(f"albert_{size}_{version}" for size in SIZES for version in ("v1", "v2"))
 DEFAULT_URL = "https://storage.googleapis.com/albert_models"
 REQUIRED_FILES = ("albert_config.json", "model.ckpt-best.index")

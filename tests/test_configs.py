@@ -179,3 +179,25 @@ def test_missing_file_is_a_one_line_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "nope.json")
     assert_one_line(err, "nope.json", "not found")
+
+
+def test_the_size_table_gives_the_variants_and_the_released_names():
+    from albert import configs, pretrained
+
+    assert tuple(configs.SIZES) == ("tiny", "base", "large", "xlarge", "xxlarge")
+    assert pretrained.SIZES == ("base", "large", "xlarge", "xxlarge") and not configs.SIZES["tiny"].released
+    for name, size in configs.SIZES.items():
+        variants = ["tiny"] if name == "tiny" else [f"albert_{name}_v1", f"albert_{name}_v2"]
+        for variant in variants:
+            c = get_config(variant)
+            assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (
+                size.hidden_size,
+                size.num_hidden_layers,
+                size.num_attention_heads,
+                size.intermediate_size,
+            )
+            assert c.embedding_size == size.embedding_size
+            assert c.hidden_dropout_prob == (size.dropout_v1 if variant.endswith("_v1") else 0.0)
+        assert set(size.demo_batch) == {"overfit", "bookswiki", "mrpc", "squad"}
+        assert all(isinstance(b, str) and b.count(",") == 1 for b in size.demo_batch["bookswiki"])
+    assert VARIANTS["albert_xxlarge_v1"]["layers_to_keep"] == []
