@@ -8,7 +8,7 @@
     True
 
 The variant table follows the `albert_config.json` files in Google's release tarballs and the
-`bert_config.json` files of Google's BERT release (REFERENCE.md §1). Hugging Face's `config.json`
+`bert_config.json` files of Google's BERT release (its `README.md`). Hugging Face's `config.json`
 is read by `load_model_config` and written by `hf_config`.
 """
 

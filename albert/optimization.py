@@ -1,7 +1,7 @@
 """LAMB and AdamW with the exact semantics of Google's ALBERT, the learning-rate schedule,
 gradient clipping and gradient accumulation.
 
-Google's `lamb_optimizer.py` and `optimization.py` (REFERENCE.md §5.1), per variable `w` with
+Google's ALBERT `lamb_optimizer.py` and `optimization.py`, per variable `w` with
 gradient `g`:
 
     m ← β1·m + (1 − β1)·g
@@ -16,7 +16,7 @@ AdamW (Google's `AdamWeightDecayOptimizer`, the fine-tuning optimizer) is the sa
 r = 1. Exclusions are regular expressions searched in the full variable path (e.g.
 `bert/encoder/transformer/group_0/inner_group_0/LayerNorm/gamma`), which are Google's variable
 names. Keras' own `Lamb` differs: Adam bias correction, decoupled decay outside the trust ratio,
-a trust ratio on every variable, ε 1e-7 (REFERENCE.md §5.3).
+a trust ratio on every variable, ε 1e-7 (Keras' `keras/src/optimizers/lamb.py`).
 
     >>> schedule = WarmupPolynomialDecay(1e-3, num_train_steps=1000, num_warmup_steps=100)
     >>> optimizer = create_optimizer("lamb", schedule)

@@ -101,7 +101,7 @@ def test_hugging_face_albert_names_and_round_trip(tmp_path):
     from safetensors.numpy import load_file
 
     stored = load_file(path)
-    # names of Hugging Face's AlbertForPreTraining (REFERENCE.md §2.4)
+    # names of Hugging Face's AlbertForPreTraining (its `modeling_albert.py`)
     for name in (
         "albert.embeddings.word_embeddings.weight",
         "albert.encoder.embedding_hidden_mapping_in.weight",

@@ -4,7 +4,7 @@ import pytest
 
 from albert.configs import VARIANTS, AlbertConfig, BertConfig, ConfigError, get_config, load_config
 
-# The albert_config.json of Google's albert_base_v2 tarball (REFERENCE.md §1.1: every key and value).
+# The albert_config.json of Google's albert_base_v2 tarball (every key and value).
 GOOGLE_ALBERT_BASE_V2 = {
     "attention_probs_dropout_prob": 0,
     "hidden_act": "gelu",
@@ -74,7 +74,7 @@ def test_load_config_tells_albert_from_bert(tmp_path):
     assert load_config(write_json(tmp_path / "a.json", GOOGLE_ALBERT_BASE_V2)).model_type == "albert"
 
 
-# REFERENCE.md §1.1 and §1.2: H, E, layers, heads, FFN, dropout v1 / v2.
+# The albert_config.json files of Google's release tarballs: H, E, layers, heads, FFN, dropout v1 / v2.
 ALBERT_TABLE = {
     "base": (768, 128, 12, 12, 3072, 0.1),
     "large": (1024, 128, 24, 16, 4096, 0.1),

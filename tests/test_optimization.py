@@ -44,7 +44,7 @@ def gradient_sequence(steps):
 def numpy_google_optimizer(
     initial, grads_per_step, lr_per_step, *, lamb, wd=0.01, b1=0.9, b2=0.999, eps=1e-6, bias_correction=False
 ):
-    """Google's lamb_optimizer.py / AdamWeightDecayOptimizer, written from REFERENCE.md §5.1;
+    """Google's ALBERT lamb_optimizer.py / optimization.py's AdamWeightDecayOptimizer;
     with `bias_correction`, Adam's m / (1 − β1^t) and v / (1 − β2^t) (Loshchilov & Hutter's AdamW)."""
     excluded = ("LayerNorm", "layer_norm", "bias")
     w = {k: v.copy() for k, v in initial.items()}
