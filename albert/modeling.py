@@ -617,6 +617,26 @@ class PretrainingHeads(keras.layers.Layer):
 # ----------------------------------------------------------------------------------------------
 
 
+def _nested_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """Every layer inside `model`, depth first. Keras has no public walk of nested layers
+    (`Model.layers` lists the top level only); its private `_flatten_layers` is used here alone,
+    and tests/test_modeling.py fails if it changes."""
+    return model._flatten_layers(include_self=False)
+
+
+def dropout_states(model: keras.Model) -> list[tf.Variable]:
+    """The state variables of the model's dropout (Keras seed generators of Dropout layers with a
+    rate > 0), in the order of its layers, depth first. The model's own checkpoint entry does not
+    hold them; saving them makes a resumed run draw the same masks. (`model.variables` holds the
+    same variables in another order, which would give the states of old checkpoints to other
+    layers.)"""
+    return [
+        layer.seed_generator.state.value
+        for layer in _nested_layers(model)
+        if getattr(layer, "seed_generator", None) is not None
+    ]
+
+
 def select_inputs(model: keras.Model, features: dict) -> dict:
     """The entries of `features` that `model` takes (a functional model given a dict with extra
     keys matches them by position, not by name)."""

@@ -166,13 +166,21 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             self.layer_adaptation and not _matches(v.path, self.exclude_from_layer_adaptation) for v in var_list
         ]
 
+    # Keras' private optimizer API, used here alone; tests/test_optimization.py fails if it changes.
     def _all_reduce_sum_gradients(self, grads_and_vars):
-        # Keras sums gradients over tf.distribute replicas here; the training step has already
-        # reduced (and clipped) them (`training.make_train_step`).
+        # Keras' TensorFlow optimizer sums gradients over tf.distribute replicas in this hook of
+        # `apply`, and no public setting turns that off; the training step has already reduced (and
+        # clipped) them (`training.make_train_step`).
         return grads_and_vars
 
+    def _index(self, variable) -> int:
+        """The position of `variable` in the list the optimizer was built with. Keras' private
+        `_get_variable_index` is the one lookup that also knows a replica's copy of a mirrored
+        variable."""
+        return self._get_variable_index(variable)
+
     def update_step(self, gradient, variable, learning_rate) -> None:
-        index = self._get_variable_index(variable)
+        index = self._index(variable)
         m, v = self._m[index], self._v[index]
         dtype = variable.dtype
         if self.bias_correction:

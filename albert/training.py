@@ -18,7 +18,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from albert import checkpoints, distribute, optimization, precision
-from albert.modeling import select_inputs
+from albert.modeling import dropout_states, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.progress import ProgressBar, format_duration
 
@@ -363,17 +363,6 @@ def train(
     if writer:
         writer.flush()
     return last
-
-
-def dropout_states(model: keras.Model) -> list[tf.Variable]:
-    """The state variables of the model's dropout (Keras seed generators of Dropout layers with a
-    rate > 0). The model's own checkpoint entry does not hold them; saving them makes a resumed
-    run draw the same masks."""
-    return [
-        layer.seed_generator.state.value
-        for layer in model._flatten_layers(include_self=False)
-        if getattr(layer, "seed_generator", None) is not None
-    ]
 
 
 def write_scalar(name: str, value: float) -> None:

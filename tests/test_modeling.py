@@ -371,3 +371,17 @@ def test_span_model_padded_or_unpadded_equals_the_reference_with_padding_masked(
         assert (a is None) == (b is None) == ("pooler" in v.path), v.path  # the pooler is not used
         if b is not None:
             np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, np.abs(b).max()), rtol=0, err_msg=v.path)
+
+
+def test_dropout_states_are_every_seed_generator_found_through_the_private_keras_walk():
+    # modeling.dropout_states walks the layers with Keras' private `_flatten_layers`: it must still
+    # exist, reach nested layers, and find every seed-generator state of the model, each once.
+    config = TINY_ALBERT.replace(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    model = modeling.create_classifier_model(config, 3)
+    nested = list(model._flatten_layers(include_self=False))
+    assert any(isinstance(layer, modeling.Dropout) for layer in nested)
+    assert not any(isinstance(layer, modeling.Dropout) for layer in model.layers)  # they are nested
+    states = modeling.dropout_states(model)
+    expected = [v.value for v in model.variables if "seed_generator" in v.path]
+    assert len(states) == len(expected) > 0
+    assert {id(s) for s in states} == {id(v) for v in expected}
