@@ -8,7 +8,8 @@
     True
 
 The variant table follows the `albert_config.json` files in Google's release tarballs and the
-`bert_config.json` files of Google's BERT release (REFERENCE.md §1).
+`bert_config.json` files of Google's BERT release (its `README.md`). Hugging Face's `config.json`
+is read by `load_model_config` and written by `hf_config`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import os
 from typing import Any, ClassVar
 
-from albert.activations import ACTIVATIONS
+from albert.activations import ACTIVATIONS, FROM_HF, HF_NAMES
 
 
 class ConfigError(ValueError):
@@ -201,6 +202,75 @@ class AlbertConfig(BertConfig):
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelSize:
+    """An ALBERT size: its config values, whether Google released it, and the demo's batches.
+
+    Args:
+        hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, embedding_size:
+            the config values (Google's `albert_config.json` files).
+        dropout_v1: `hidden_dropout_prob` and `attention_probs_dropout_prob` of v1; v2 has none.
+        released: Google released it, v1 and v2 (`albert_<size>_v<n>.tar.gz`).
+        demo_batch: the demo launcher's default sequences per worker, by test set, as
+            (bf16, fp32); bookswiki's are strings, one number per phase ("64,8").
+    """
+
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    embedding_size: int = 128
+    dropout_v1: float = 0.0
+    released: bool = True
+    demo_batch: dict[str, tuple] = dataclasses.field(default_factory=dict)
+
+
+# Google's ALBERT sizes (the `albert_config.json` of each release tarball; xxlarge has no dropout)
+# and `tiny`, a small model for CPU demos and tests.
+SIZES: dict[str, ModelSize] = {
+    "tiny": ModelSize(
+        64,
+        4,
+        4,
+        256,
+        embedding_size=32,
+        released=False,
+        demo_batch={"overfit": (32, 32), "bookswiki": ("64,8", "32,8"), "mrpc": (32, 32), "squad": (16, 16)},
+    ),
+    "base": ModelSize(
+        768,
+        12,
+        12,
+        3072,
+        dropout_v1=0.1,
+        demo_batch={"overfit": (32, 32), "bookswiki": ("64,8", "32,8"), "mrpc": (64, 32), "squad": (24, 10)},
+    ),
+    "large": ModelSize(
+        1024,
+        24,
+        16,
+        4096,
+        dropout_v1=0.1,
+        demo_batch={"overfit": (32, 32), "bookswiki": ("32,8", "16,8"), "mrpc": (32, 16), "squad": (12, 5)},
+    ),
+    "xlarge": ModelSize(
+        2048,
+        24,
+        16,
+        8192,
+        dropout_v1=0.1,
+        demo_batch={"overfit": (16, 16), "bookswiki": ("16,4", "8,4"), "mrpc": (16, 8), "squad": (6, 3)},
+    ),
+    "xxlarge": ModelSize(
+        4096,
+        12,
+        64,
+        16384,
+        demo_batch={"overfit": (8, 8), "bookswiki": ("8,2", "4,2"), "mrpc": (8, 4), "squad": (3, 2)},
+    ),
+}
+
+
 def _sizes(hidden: int, layers: int, heads: int, intermediate: int, dropout: float, **other) -> dict:
     return dict(
         hidden_size=hidden,
@@ -213,29 +283,45 @@ def _sizes(hidden: int, layers: int, heads: int, intermediate: int, dropout: flo
     )
 
 
-def _albert(*sizes, **other) -> dict:
-    return _sizes(*sizes, vocab_size=30000, embedding_size=128, **other)
+def _albert(size: ModelSize, dropout: float, **other) -> dict:
+    return _sizes(
+        size.hidden_size,
+        size.num_hidden_layers,
+        size.num_attention_heads,
+        size.intermediate_size,
+        dropout,
+        vocab_size=30000,
+        embedding_size=size.embedding_size,
+        **other,
+    )
 
 
 def _bert(*sizes) -> dict:
     return _sizes(*sizes, vocab_size=30522)  # the uncased vocab.txt
 
 
+# Keys that one released config has and the others lack (xxlarge v1's tarball).
+_RELEASE_EXTRAS = {"albert_xxlarge_v1": {"layers_to_keep": []}}
+
+
+def _released_variants() -> dict[str, dict[str, Any]]:
+    variants = {}
+    for name, size in SIZES.items():
+        if size.released:
+            for version, dropout in (("v1", size.dropout_v1), ("v2", 0.0)):
+                variant = f"albert_{name}_{version}"
+                variants[variant] = _albert(size, dropout, **_RELEASE_EXTRAS.get(variant, {}))
+    return variants
+
+
 # name: the config's json values. ALBERT (those with `embedding_size`): Google's release
 # tarballs, v2 without dropout; BERT: Google's uncased_L-12_H-768_A-12 and L-24_H-1024_A-16.
 VARIANTS: dict[str, dict[str, Any]] = {
-    "albert_base_v1": _albert(768, 12, 12, 3072, 0.1),
-    "albert_base_v2": _albert(768, 12, 12, 3072, 0.0),
-    "albert_large_v1": _albert(1024, 24, 16, 4096, 0.1),
-    "albert_large_v2": _albert(1024, 24, 16, 4096, 0.0),
-    "albert_xlarge_v1": _albert(2048, 24, 16, 8192, 0.1),
-    "albert_xlarge_v2": _albert(2048, 24, 16, 8192, 0.0),
-    "albert_xxlarge_v1": _albert(4096, 12, 64, 16384, 0.0, layers_to_keep=[]),
-    "albert_xxlarge_v2": _albert(4096, 12, 64, 16384, 0.0),
+    **_released_variants(),
     "bert_base": _bert(768, 12, 12, 3072, 0.1),
     "bert_large": _bert(1024, 24, 16, 4096, 0.1),
     # Small models for CPU demos and tests; `tiny` keeps ALBERT's 30k vocabulary size.
-    "tiny": dict(_albert(64, 4, 4, 256, 0.0), embedding_size=32),
+    "tiny": _albert(SIZES["tiny"], SIZES["tiny"].dropout_v1),
     "bert_tiny": _bert(64, 2, 4, 256, 0.0),
 }
 
@@ -268,3 +354,59 @@ def load_config(path: str | os.PathLike, model_type: str | None = None) -> Alber
     if model_type == "bert":
         return BertConfig.from_json_file(path)
     raise ConfigError("model_type", f"unknown model type {model_type!r}; use 'albert' or 'bert'")
+
+
+# ----------------------------------------------------------------------------------------------
+# Hugging Face's config.json
+# ----------------------------------------------------------------------------------------------
+
+# The keys of a Hugging Face config.json that mean what they mean in Google's files.
+_HF_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "type_vocab_size",
+    "initializer_range",
+)
+
+
+def config_from_hf(path: str) -> BertConfig:
+    """A config from a Hugging Face `config.json` (BERT or ALBERT); its activation names are
+    translated (`activations.FROM_HF`: its "gelu" is the exact erf form, this project's
+    "gelu_erf"; its "gelu_new" is Google's tanh "gelu")."""
+    with open(path, encoding="utf-8") as f:
+        values = json.load(f)
+    act = FROM_HF.get(values.get("hidden_act"), values.get("hidden_act"))
+    common = {k: values[k] for k in _HF_KEYS if k in values}
+    if values.get("model_type") == "albert":
+        extra = {k: values[k] for k in ("embedding_size", "num_hidden_groups", "inner_group_num") if k in values}
+        return AlbertConfig.from_dict({**common, **extra, "hidden_act": act}, source=path)
+    return BertConfig.from_dict({**common, "hidden_act": act}, source=path)
+
+
+def load_model_config(path: str, model_type: str | None = None) -> BertConfig:
+    """A config from Google's albert_config.json / bert_config.json (`model_type`, or guessed from
+    the keys) or from a Hugging Face config.json (it names its `model_type`)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            is_hf = "model_type" in json.load(f)
+    except (OSError, ValueError):
+        is_hf = False  # load_config gives the one-line error
+    return config_from_hf(path) if is_hf else load_config(path, model_type)
+
+
+def hf_config(config: BertConfig) -> dict:
+    """Hugging Face's config.json for `config`."""
+    from albert.modeling import LAYER_NORM_EPSILON  # the model's constant; modeling imports this module
+
+    values = {k: v for k, v in config.to_dict().items() if k not in config.extra}
+    values["hidden_act"] = HF_NAMES.get(config.hidden_act, config.hidden_act)
+    values["model_type"] = config.model_type
+    values["layer_norm_eps"] = LAYER_NORM_EPSILON
+    values["architectures"] = ["AlbertForPreTraining" if config.model_type == "albert" else "BertForPreTraining"]
+    return values

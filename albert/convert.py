@@ -22,8 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from albert import checkpoints, modeling  # noqa: E402
-from albert.configs import AlbertConfig, BertConfig, ConfigError  # noqa: E402
-from albert.training import restore_model_weights, save_model_weights, stored_layers  # noqa: E402
+from albert.configs import AlbertConfig, ConfigError, hf_config, load_model_config  # noqa: E402
 
 FORMATS = ("google", "hf", "project")
 # Tokenizer files beside the weights, by format: a SentencePiece model (ALBERT), a vocab.txt (BERT).
@@ -32,17 +31,6 @@ TOKENIZER_FILES = {
     "hf": ("spiece.model", "vocab.txt"),
     "project": ("30k-clean.model", "vocab.txt"),
 }
-_HF_ACTIVATIONS = {"gelu": "gelu_new", "gelu_erf": "gelu"}  # this project's names → Hugging Face's
-
-
-def hf_config(config: BertConfig) -> dict:
-    """Hugging Face's config.json for `config`."""
-    values = {k: v for k, v in config.to_dict().items() if k not in config.extra}
-    values["hidden_act"] = _HF_ACTIVATIONS.get(config.hidden_act, config.hidden_act)
-    values["model_type"] = config.model_type
-    values["layer_norm_eps"] = modeling.LAYER_NORM_EPSILON
-    values["architectures"] = ["AlbertForPreTraining" if config.model_type == "albert" else "BertForPreTraining"]
-    return values
 
 
 def _has_heads(source: str, path: str) -> bool:
@@ -54,7 +42,7 @@ def _has_heads(source: str, path: str) -> bool:
             return any("predictions." in k for k in f.keys())
     prefix = checkpoints.checkpoint_prefix(path)
     if source == "project":
-        return "cls" in stored_layers(prefix)
+        return "cls" in checkpoints.stored_layers(prefix)
     return any("cls/predictions" in n for n, _ in tf.train.list_variables(prefix))
 
 
@@ -68,7 +56,7 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
         )
     if not config_path:
         raise ConfigError("--config", "not given; pass albert_config.json, bert_config.json or config.json")
-    config = checkpoints.load_model_config(config_path)
+    config = load_model_config(config_path)
     with_heads = _has_heads(source, input_path)
     model = modeling.create_pretraining_model(config) if with_heads else modeling.create_encoder(config)
 
@@ -77,21 +65,21 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
     elif source == "hf":
         checkpoints.load_hf_checkpoint(model, input_path, config.model_type)
     else:
-        restore_model_weights(model, input_path)
+        checkpoints.load_weights(model, input_path)
 
     os.makedirs(output_dir, exist_ok=True)
     _copy_tokenizer_files(source, target, input_path, output_dir)
     if target == "google":
         name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
         config.to_json_file(os.path.join(output_dir, name))
-        return checkpoints.save_google_checkpoint(model, os.path.join(output_dir, "model.ckpt-best"))
+        return checkpoints.save_weights(model, os.path.join(output_dir, "model.ckpt-best"), "google")
     if target == "hf":
         with open(os.path.join(output_dir, "config.json"), "w", encoding="utf-8") as f:
             json.dump(hf_config(config), f, indent=2)
-        return checkpoints.save_hf_checkpoint(model, output_dir, config.model_type)
+        return checkpoints.save_weights(model, output_dir, "hf")
     name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
     config.to_json_file(os.path.join(output_dir, name))
-    return save_model_weights(model, os.path.join(output_dir, "ckpt-0"))
+    return checkpoints.save_weights(model, os.path.join(output_dir, "ckpt-0"))
 
 
 def _copy_tokenizer_files(source: str, target: str, input_path: str, output_dir: str) -> None:

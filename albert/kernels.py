@@ -108,13 +108,14 @@ gelu_tanh = _gelu("tanh")
 gelu_tanh.__doc__ = "GELU, tanh approximation (Google's `gelu`, Hugging Face's `gelu_new`)."
 gelu_erf = _gelu("erf")
 gelu_erf.__doc__ = "GELU, exact form x·Φ(x)."
-GELU_FORMS = {"gelu": "tanh", "gelu_new": "tanh", "gelu_erf": "erf"}
+GELU_FORMS = ("tanh", "erf")
 
 
-def bias_gelu(x: tf.Tensor, bias: tf.Tensor, activation: str) -> tf.Tensor:
-    """gelu(x + bias), bias over the last axis, as one kernel forward and one backward;
-    `activation` is a name of GELU_FORMS."""
-    form = GELU_FORMS[activation]
+def bias_gelu(x: tf.Tensor, bias: tf.Tensor, form: str) -> tf.Tensor:
+    """gelu(x + bias), bias over the last axis, as one kernel forward and one backward; `form` is
+    "tanh" or "erf" (which activation names mean which: `activations.gelu_form`)."""
+    if form not in GELU_FORMS:
+        raise ValueError(f"unknown GELU form {form!r}; use one of {', '.join(GELU_FORMS)}")
 
     @tf.custom_gradient
     def gelu(x, bias):

@@ -36,7 +36,7 @@ import keras
 import tensorflow as tf
 
 from albert import kernels
-from albert.activations import get_activation
+from albert.activations import gelu_form, get_activation
 from albert.configs import AlbertConfig, BertConfig
 
 LAYER_NORM_EPSILON = 1e-12
@@ -68,11 +68,11 @@ class Float32Variables:
 
 class Dense(keras.layers.Dense):
     """Keras' Dense (same variables, `kernel` and `bias`) whose bias gradient is summed in float32
-    (`kernels.bias_add`). With a GELU activation (a name of `kernels.GELU_FORMS`), the bias add
-    and the GELU are one fused kernel (`kernels.bias_gelu`)."""
+    (`kernels.bias_add`). With a GELU activation (`activations.gelu_form`), the bias add and the
+    GELU are one fused kernel (`kernels.bias_gelu`)."""
 
     def __init__(self, units: int, activation: str | None = None, **kwargs):
-        gelu = activation if activation in kernels.GELU_FORMS else None
+        gelu = gelu_form(activation)
         super().__init__(units, activation=get_activation(activation) if activation and not gelu else None, **kwargs)
         self.gelu = gelu
 
@@ -615,6 +615,26 @@ class PretrainingHeads(keras.layers.Layer):
 # ----------------------------------------------------------------------------------------------
 # Builders
 # ----------------------------------------------------------------------------------------------
+
+
+def _nested_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """Every layer inside `model`, depth first. Keras has no public walk of nested layers
+    (`Model.layers` lists the top level only); its private `_flatten_layers` is used here alone,
+    and tests/test_modeling.py fails if it changes."""
+    return model._flatten_layers(include_self=False)
+
+
+def dropout_states(model: keras.Model) -> list[tf.Variable]:
+    """The state variables of the model's dropout (Keras seed generators of Dropout layers with a
+    rate > 0), in the order of its layers, depth first. The model's own checkpoint entry does not
+    hold them; saving them makes a resumed run draw the same masks. (`model.variables` holds the
+    same variables in another order, which would give the states of old checkpoints to other
+    layers.)"""
+    return [
+        layer.seed_generator.state.value
+        for layer in _nested_layers(model)
+        if getattr(layer, "seed_generator", None) is not None
+    ]
 
 
 def select_inputs(model: keras.Model, features: dict) -> dict:

@@ -1,7 +1,7 @@
 """LAMB and AdamW with the exact semantics of Google's ALBERT, the learning-rate schedule,
 gradient clipping and gradient accumulation.
 
-Google's `lamb_optimizer.py` and `optimization.py` (REFERENCE.md §5.1), per variable `w` with
+Google's ALBERT `lamb_optimizer.py` and `optimization.py`, per variable `w` with
 gradient `g`:
 
     m ← β1·m + (1 − β1)·g
@@ -16,7 +16,7 @@ AdamW (Google's `AdamWeightDecayOptimizer`, the fine-tuning optimizer) is the sa
 r = 1. Exclusions are regular expressions searched in the full variable path (e.g.
 `bert/encoder/transformer/group_0/inner_group_0/LayerNorm/gamma`), which are Google's variable
 names. Keras' own `Lamb` differs: Adam bias correction, decoupled decay outside the trust ratio,
-a trust ratio on every variable, ε 1e-7 (REFERENCE.md §5.3).
+a trust ratio on every variable, ε 1e-7 (Keras' `keras/src/optimizers/lamb.py`).
 
     >>> schedule = WarmupPolynomialDecay(1e-3, num_train_steps=1000, num_warmup_steps=100)
     >>> optimizer = create_optimizer("lamb", schedule)
@@ -166,13 +166,21 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             self.layer_adaptation and not _matches(v.path, self.exclude_from_layer_adaptation) for v in var_list
         ]
 
+    # Keras' private optimizer API, used here alone; tests/test_optimization.py fails if it changes.
     def _all_reduce_sum_gradients(self, grads_and_vars):
-        # Keras sums gradients over tf.distribute replicas here; the training step has already
-        # reduced (and clipped) them (`training.make_train_step`).
+        # Keras' TensorFlow optimizer sums gradients over tf.distribute replicas in this hook of
+        # `apply`, and no public setting turns that off; the training step has already reduced (and
+        # clipped) them (`training.make_train_step`).
         return grads_and_vars
 
+    def _index(self, variable) -> int:
+        """The position of `variable` in the list the optimizer was built with. Keras' private
+        `_get_variable_index` is the one lookup that also knows a replica's copy of a mirrored
+        variable."""
+        return self._get_variable_index(variable)
+
     def update_step(self, gradient, variable, learning_rate) -> None:
-        index = self._get_variable_index(variable)
+        index = self._index(variable)
         m, v = self._m[index], self._v[index]
         dtype = variable.dtype
         if self.bias_correction:

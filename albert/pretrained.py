@@ -5,7 +5,8 @@
     ['30k-clean.model', '30k-clean.vocab', 'albert_config.json', 'model.ckpt-best.data-00000-of-00001', ...]
 
 Names `albert_{base,large,xlarge,xxlarge}_{v1,v2}` resolve to Google's tarballs
-(`https://storage.googleapis.com/albert_models/<name>.tar.gz`, REFERENCE.md §2.1). The cache is
+(`https://storage.googleapis.com/albert_models/<name>.tar.gz`, as Google's ALBERT `README.md`
+lists them). The cache is
 `$ALBERT_HOME`, else `~/.cache/albert`; `$ALBERT_MODELS_URL` replaces the download site (a
 mirror). A download goes to a temporary file, is extracted into a temporary directory, checked
 (config readable, checkpoint present) and only then renamed into place: an interrupted or
@@ -21,10 +22,11 @@ import tempfile
 import urllib.error
 import urllib.request
 
+from albert import configs
 from albert.configs import ConfigError, load_config
 from albert.progress import ProgressBar
 
-SIZES = ("base", "large", "xlarge", "xxlarge")
+SIZES = tuple(name for name, size in configs.SIZES.items() if size.released)  # the released sizes
 NAMES = tuple(f"albert_{size}_{version}" for size in SIZES for version in ("v1", "v2"))
 DEFAULT_URL = "https://storage.googleapis.com/albert_models"
 REQUIRED_FILES = ("albert_config.json", "model.ckpt-best.index")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 
@@ -18,8 +17,8 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from albert import checkpoints, distribute, optimization, precision, pretrained
-from albert.modeling import Encoder, select_inputs
+from albert import checkpoints, distribute, optimization, precision
+from albert.modeling import dropout_states, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.progress import ProgressBar, format_duration
 
@@ -480,113 +479,11 @@ class _Reporter:
             self.writer.flush()
 
 
-def dropout_states(model: keras.Model) -> list[tf.Variable]:
-    """The state variables of the model's dropout (Keras seed generators of Dropout layers with a
-    rate > 0). The model's own checkpoint entry does not hold them; saving them makes a resumed
-    run draw the same masks."""
-    return [
-        layer.seed_generator.state.value
-        for layer in model._flatten_layers(include_self=False)
-        if getattr(layer, "seed_generator", None) is not None
-    ]
-
-
 def write_scalar(name: str, value: float) -> None:
     """A TensorBoard scalar through TensorFlow's own summary op (the `tensorboard` package, only
     needed to view summaries, need not be installed to write them)."""
     metadata = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
     tf.summary.write(name, tf.constant(value, tf.float32), metadata=metadata.SerializeToString())
-
-
-def _resolve(path: str) -> str:
-    """A checkpoint prefix from a prefix, a prefix + `.index`, a directory (its newest, or the
-    single checkpoint of a Google tarball), or a released model's name."""
-    try:
-        return checkpoints.checkpoint_prefix(pretrained.resolve_checkpoint(path))
-    except checkpoints.CheckpointError as err:
-        raise TrainingError(str(err)) from None
-
-
-def weight_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
-    """The model's layers that hold weights, by name: the encoder ("bert") and the task heads
-    ("cls", "classifier", "squad"). Checkpoints hold them under `layers/<name>`, so that a model
-    of another task can start from the parts it shares."""
-    return {layer.name: layer for layer in model.layers if layer.weights}
-
-
-def save_model_weights(model: keras.Model, prefix: str) -> str:
-    """Writes the model's weights alone (no optimizer) as a checkpoint of this project that
-    `restore_model_weights` reads; returns the path written."""
-    return tf.train.Checkpoint(model=model, layers=weight_layers(model)).write(prefix)
-
-
-def stored_layers(prefix: str) -> set[str]:
-    """Names under the `layers` entry of a checkpoint of this project (from its object graph:
-    variables are keyed by their first path, `model/...`)."""
-    from tensorflow.core.protobuf import trackable_object_graph_pb2
-
-    reader = tf.train.load_checkpoint(prefix)
-    if not reader.has_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"):
-        return set()
-    graph = trackable_object_graph_pb2.TrackableObjectGraph()
-    graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
-    root = {child.local_name: child.node_id for child in graph.nodes[0].children}
-    if "layers" not in root:
-        return set()
-    return {child.local_name for child in graph.nodes[root["layers"]].children}
-
-
-def _is_hugging_face(path: str) -> bool:
-    return path.endswith(".safetensors") or os.path.isfile(os.path.join(path, "model.safetensors"))
-
-
-def restore_model_weights(model: keras.Model, path: str, new_heads: bool = False) -> str:
-    """Loads into `model` the weights of a checkpoint of this project, of a Google TF1 checkpoint
-    (`bert/...` names, e.g. a released `model.ckpt-best`) or of Hugging Face (a `model.safetensors`
-    or its folder). `path` is a prefix, a directory (its newest checkpoint), a released model's
-    name (`albert_base_v2`, downloaded once) or a Hugging Face folder.
-
-    Every variable of `model` must be found, except, with `new_heads`, those of task heads the
-    checkpoint lacks (a classifier starting from a pretrained encoder); the checkpoint's other
-    heads are then ignored. Returns the path read."""
-    layers = weight_layers(model)
-    heads = {name: layer for name, layer in layers.items() if not isinstance(layer, Encoder)}
-    head_paths = [f"^{re.escape(v.path)}$" for layer in heads.values() for v in layer.weights] if new_heads else []
-    if _is_hugging_face(path):
-        model_type = next(layer for layer in layers.values() if isinstance(layer, Encoder)).config.model_type
-        unused = checkpoints.HF_PRETRAINING_HEADS if new_heads else ()
-        checkpoints.load_hf_checkpoint(model, path, model_type, allow_missing=head_paths, allow_unused=unused)
-        return path
-    path = _resolve(path)
-    names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
-    if any(name.endswith("bert/embeddings/word_embeddings") for name in names):
-        unused = checkpoints.PRETRAINING_HEADS if new_heads else ()
-        checkpoints.load_google_checkpoint(model, path, allow_missing=head_paths, allow_unused=unused)
-        return path
-    stored = stored_layers(path)
-    absent = [name for name in layers if name not in stored]
-    if absent and not (new_heads and set(absent) <= set(heads)):
-        raise TrainingError(
-            f"{path}: the checkpoint has no {', '.join(absent)} weights "
-            f"(it holds {', '.join(sorted(stored)) or 'none'}); is it a checkpoint of this model?"
-        )
-    present = {name: layer for name, layer in layers.items() if name in stored}
-    tf.train.Checkpoint(layers=present).read(path).assert_existing_objects_matched().expect_partial()
-    return path
-
-
-def restore_for_evaluation(model: keras.Model, output_dir: str, init_checkpoint: str | None = None) -> int:
-    """Loads the newest checkpoint of `output_dir` (else `init_checkpoint`) into `model`;
-    returns its global step (0 when it has none)."""
-    path = tf.train.latest_checkpoint(output_dir) or init_checkpoint
-    if not path:
-        raise TrainingError(f"{output_dir}: no checkpoint to evaluate; train first or pass --init_checkpoint")
-    path = restore_model_weights(model, path)
-    reader = tf.train.load_checkpoint(path)
-    for key in ("global_step/.ATTRIBUTES/VARIABLE_VALUE", "global_step"):  # this project's, Google's
-        if reader.has_tensor(key):
-            return int(reader.get_tensor(key))
-    return 0
 
 
 def evaluate(

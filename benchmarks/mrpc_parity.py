@@ -38,7 +38,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from albert import checkpoints, losses, modeling, optimization, training  # noqa: E402
+from albert import checkpoints, configs, losses, modeling, optimization, training  # noqa: E402
 from albert.data import glue  # noqa: E402
 from albert.tokenization import create_tokenizer  # noqa: E402
 from benchmarks.mrpc import MRPC, minilm_folder  # noqa: E402
@@ -59,12 +59,12 @@ def fixed_batches(folder: str, work: str, steps: int, seed: int) -> list[dict[st
 def train_ours(folder: str, work: str, batches: list[dict], warmup: int, learning_rate: float) -> list[list[float]]:
     """Writes the starting weights to `work/init` and trains on `batches`; returns each step's
     (loss, gradient norm, learning rate) and leaves the final weights in `work/ours_final`."""
-    config = checkpoints.load_model_config(os.path.join(folder, "config.json"))
+    config = configs.load_model_config(os.path.join(folder, "config.json"))
     config = dataclasses.replace(config, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     keras.utils.set_random_seed(0)
     model = modeling.create_classifier_model(config, 2, dropout=0.0)
-    training.restore_model_weights(model, folder, new_heads=True)
-    checkpoints.save_hf_checkpoint(model, os.path.join(work, "init"), "bert")
+    checkpoints.load_weights(model, folder, new_heads=True)
+    checkpoints.save_weights(model, os.path.join(work, "init"), "hf")
     shutil.copy(os.path.join(folder, "config.json"), os.path.join(work, "init", "config.json"))
     schedule = optimization.WarmupPolynomialDecay(learning_rate, len(batches), warmup, decay_after_warmup=True)
     optimizer = optimization.create_optimizer(
@@ -79,7 +79,7 @@ def train_ours(folder: str, work: str, batches: list[dict], warmup: int, learnin
     for batch in batches:
         metrics = step({k: tf.constant(v) for k, v in batch.items()})
         log.append([float(metrics[k]) for k in ("loss", "grad_norm", "learning_rate")])
-    checkpoints.save_hf_checkpoint(model, os.path.join(work, "ours_final"), "bert")
+    checkpoints.save_weights(model, os.path.join(work, "ours_final"), "hf")
     return log
 
 

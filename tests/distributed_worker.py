@@ -93,7 +93,7 @@ def main() -> None:
         log=workers.log,
     )
     save("weights")
-    seeds = {f"{i}": np.asarray(state.numpy()) for i, state in enumerate(training.dropout_states(model))}
+    seeds = {f"{i}": np.asarray(state.numpy()) for i, state in enumerate(modeling.dropout_states(model))}
     np.savez(os.path.join(args.out, f"dropout-{workers.rank}.npz"), **seeds)
 
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 from test_modeling import TINY_ALBERT, TINY_BERT, google_albert_names
 from test_tokenization import minilm_vocab
 
-from albert import checkpoints, modeling
+from albert import checkpoints, configs, modeling
 from albert.tokenization import WordPieceTokenizer
 
 import numpy_reference as ref
@@ -101,7 +101,7 @@ def test_hugging_face_albert_names_and_round_trip(tmp_path):
     from safetensors.numpy import load_file
 
     stored = load_file(path)
-    # names of Hugging Face's AlbertForPreTraining (REFERENCE.md §2.4)
+    # names of Hugging Face's AlbertForPreTraining (its `modeling_albert.py`)
     for name in (
         "albert.embeddings.word_embeddings.weight",
         "albert.encoder.embedding_hidden_mapping_in.weight",
@@ -138,7 +138,7 @@ def test_real_minilm_weights_give_meaningful_sentence_embeddings():
     import os
 
     directory = os.path.dirname(minilm_vocab())
-    config = checkpoints.config_from_hf(os.path.join(directory, "config.json"))
+    config = configs.config_from_hf(os.path.join(directory, "config.json"))
     assert config.hidden_act == "gelu_erf" and config.hidden_size == 384 and config.num_hidden_layers == 6
     encoder = modeling.create_encoder(config)
     checkpoints.load_hf_checkpoint(encoder, directory, "bert")  # strict: nothing missing or unused

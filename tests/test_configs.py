@@ -4,7 +4,7 @@ import pytest
 
 from albert.configs import VARIANTS, AlbertConfig, BertConfig, ConfigError, get_config, load_config
 
-# The albert_config.json of Google's albert_base_v2 tarball (REFERENCE.md §1.1: every key and value).
+# The albert_config.json of Google's albert_base_v2 tarball (every key and value).
 GOOGLE_ALBERT_BASE_V2 = {
     "attention_probs_dropout_prob": 0,
     "hidden_act": "gelu",
@@ -74,7 +74,7 @@ def test_load_config_tells_albert_from_bert(tmp_path):
     assert load_config(write_json(tmp_path / "a.json", GOOGLE_ALBERT_BASE_V2)).model_type == "albert"
 
 
-# REFERENCE.md §1.1 and §1.2: H, E, layers, heads, FFN, dropout v1 / v2.
+# The albert_config.json files of Google's release tarballs: H, E, layers, heads, FFN, dropout v1 / v2.
 ALBERT_TABLE = {
     "base": (768, 128, 12, 12, 3072, 0.1),
     "large": (1024, 128, 24, 16, 4096, 0.1),
@@ -179,3 +179,25 @@ def test_missing_file_is_a_one_line_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "nope.json")
     assert_one_line(err, "nope.json", "not found")
+
+
+def test_the_size_table_gives_the_variants_and_the_released_names():
+    from albert import configs, pretrained
+
+    assert tuple(configs.SIZES) == ("tiny", "base", "large", "xlarge", "xxlarge")
+    assert pretrained.SIZES == ("base", "large", "xlarge", "xxlarge") and not configs.SIZES["tiny"].released
+    for name, size in configs.SIZES.items():
+        variants = ["tiny"] if name == "tiny" else [f"albert_{name}_v1", f"albert_{name}_v2"]
+        for variant in variants:
+            c = get_config(variant)
+            assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (
+                size.hidden_size,
+                size.num_hidden_layers,
+                size.num_attention_heads,
+                size.intermediate_size,
+            )
+            assert c.embedding_size == size.embedding_size
+            assert c.hidden_dropout_prob == (size.dropout_v1 if variant.endswith("_v1") else 0.0)
+        assert set(size.demo_batch) == {"overfit", "bookswiki", "mrpc", "squad"}
+        assert all(isinstance(b, str) and b.count(",") == 1 for b in size.demo_batch["bookswiki"])
+    assert VARIANTS["albert_xxlarge_v1"]["layers_to_keep"] == []

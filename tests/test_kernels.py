@@ -79,14 +79,14 @@ def test_bias_add_gradient_is_the_column_sum_in_float32(dtype):
     np.testing.assert_allclose(tf.cast(grad, tf.float64).numpy(), column_sums, rtol=2**-8)
 
 
-@pytest.mark.parametrize(("name", "reference"), [("gelu", gelu_tanh), ("gelu_erf", gelu_erf)])
-def test_bias_gelu_equals_the_definition(name, reference):
+@pytest.mark.parametrize(("form", "reference"), [("tanh", gelu_tanh), ("erf", gelu_erf)])
+def test_bias_gelu_equals_the_definition(form, reference):
     x, b = rng.normal(size=(2, 3, 5)) * 2, rng.normal(size=(5,))
-    y, (dx, db), w = tf_value_and_gradients(lambda x, b: kernels.bias_gelu(x, b, name), [x, b])
+    y, (dx, db), w = tf_value_and_gradients(lambda x, b: kernels.bias_gelu(x, b, form), [x, b])
     np.testing.assert_allclose(y, reference(x + b), atol=1e-6)
     np.testing.assert_allclose(dx, numeric_gradient(lambda x, b: reference(x + b), [x, b], 0, w), atol=1e-5)
     np.testing.assert_allclose(db, numeric_gradient(lambda x, b: reference(x + b), [x, b], 1, w), atol=1e-4)
-    plain = kernels.gelu_tanh if name == "gelu" else kernels.gelu_erf
+    plain = kernels.gelu_tanh if form == "tanh" else kernels.gelu_erf
     y, (dx,), w = tf_value_and_gradients(plain, [x])
     np.testing.assert_allclose(y, reference(x), atol=1e-6)
     np.testing.assert_allclose(dx, numeric_gradient(reference, [x], 0, w), atol=1e-5)

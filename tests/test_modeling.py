@@ -8,8 +8,8 @@ from albert.configs import AlbertConfig, BertConfig, get_config
 import numpy_reference as ref
 from helpers import pretraining_batch, randomize_weights
 
-# Exact encoder sizes (embeddings + projection + transformer + pooler), REFERENCE.md §1, equal to
-# keras-hub's presets and Hugging Face's models.
+# Exact encoder sizes (embeddings + projection + transformer + pooler) of the configs in Google's
+# release tarballs, equal to keras-hub's presets (`albert_presets.py`) and Hugging Face's models.
 PUBLISHED_PARAMETER_COUNTS = {
     "albert_base_v2": 11_683_584,
     "albert_large_v2": 17_683_968,
@@ -31,7 +31,7 @@ def test_encoder_parameter_count_equals_published(name):
 
 
 def test_pretraining_heads_add_the_published_head_sizes():
-    # REFERENCE.md §1.1: the MLM head adds H·E + 3E + V (transform kernel and bias, LayerNorm,
+    # Google's ALBERT `modeling.py`: the MLM head adds H·E + 3E + V (transform kernel and bias, LayerNorm,
     # output bias; the output matrix is the tied word embedding table), the SOP head 2H + 2.
     config = get_config("albert_base_v2")
     model = modeling.create_pretraining_model(config, max_predictions_per_seq=20)
@@ -56,7 +56,8 @@ TINY_BERT = BertConfig(**SMALL, num_hidden_layers=3, num_attention_heads=2)
 
 
 def google_albert_names(config: AlbertConfig) -> dict[str, tuple[int, ...]]:
-    """Google's TF1 variable names and shapes for an ALBERT pretraining model (REFERENCE.md §2.2)."""
+    """Google's TF1 variable names and shapes for an ALBERT pretraining model (Google's ALBERT
+    `modeling.py` and `run_pretraining.py`)."""
     v, e, h, i = config.vocab_size, config.embedding_size, config.hidden_size, config.intermediate_size
     names = {
         "bert/embeddings/word_embeddings": (v, e),
@@ -370,3 +371,17 @@ def test_span_model_padded_or_unpadded_equals_the_reference_with_padding_masked(
         assert (a is None) == (b is None) == ("pooler" in v.path), v.path  # the pooler is not used
         if b is not None:
             np.testing.assert_allclose(a, b, atol=1e-5 * max(1.0, np.abs(b).max()), rtol=0, err_msg=v.path)
+
+
+def test_dropout_states_are_every_seed_generator_found_through_the_private_keras_walk():
+    # modeling.dropout_states walks the layers with Keras' private `_flatten_layers`: it must still
+    # exist, reach nested layers, and find every seed-generator state of the model, each once.
+    config = TINY_ALBERT.replace(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    model = modeling.create_classifier_model(config, 3)
+    nested = list(model._flatten_layers(include_self=False))
+    assert any(isinstance(layer, modeling.Dropout) for layer in nested)
+    assert not any(isinstance(layer, modeling.Dropout) for layer in model.layers)  # they are nested
+    states = modeling.dropout_states(model)
+    expected = [v.value for v in model.variables if "seed_generator" in v.path]
+    assert len(states) == len(expected) > 0
+    assert {id(s) for s in states} == {id(v) for v in expected}

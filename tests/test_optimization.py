@@ -44,7 +44,7 @@ def gradient_sequence(steps):
 def numpy_google_optimizer(
     initial, grads_per_step, lr_per_step, *, lamb, wd=0.01, b1=0.9, b2=0.999, eps=1e-6, bias_correction=False
 ):
-    """Google's lamb_optimizer.py / AdamWeightDecayOptimizer, written from REFERENCE.md §5.1;
+    """Google's ALBERT lamb_optimizer.py / optimization.py's AdamWeightDecayOptimizer;
     with `bias_correction`, Adam's m / (1 − β1^t) and v / (1 − β2^t) (Loshchilov & Hutter's AdamW)."""
     excluded = ("LayerNorm", "layer_norm", "bias")
     w = {k: v.copy() for k, v in initial.items()}
@@ -200,3 +200,18 @@ def test_micro_batches_run_one_after_another():
     loss, _, _ = step({"x": tf.reshape(tf.range(8, dtype=tf.float32), [8, 1])})
     assert float(loss) == pytest.approx(28 / 4)
     assert events == [(kind, float(v)) for v in (0, 2, 4, 6) for kind in ("start", "end")]
+
+
+def test_the_private_keras_optimizer_hooks_behave_as_relied_on():
+    # AdamWeightDecay overrides `_all_reduce_sum_gradients` (a hook of Keras' TensorFlow optimizer
+    # that `apply` calls) and reads `_get_variable_index`: both must still exist and do that.
+    optimizer = optimization.create_optimizer("adamw", 1e-3)
+    variables = [keras.Variable(np.ones(3, np.float32), name="a"), keras.Variable(np.ones(2, np.float32), name="b")]
+    optimizer.build(variables)
+    assert [optimizer._index(v) for v in variables] == [0, 1]
+    assert callable(getattr(keras.optimizers.Optimizer, "_all_reduce_sum_gradients", None))
+    calls = []
+    hook = optimizer._all_reduce_sum_gradients
+    optimizer._all_reduce_sum_gradients = lambda grads_and_vars: calls.append(1) or hook(grads_and_vars)
+    optimizer.apply([tf.ones([3]), tf.ones([2])], variables)
+    assert calls == [1]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_modeling import TINY_ALBERT
 
-from albert import checkpoints, modeling, pretrained, training
+from albert import checkpoints, modeling, pretrained
 
 from helpers import randomize_weights
 
@@ -80,7 +80,7 @@ def test_download_cache_and_reuse(server, tmp_path):
     assert leftovers == []
     # usable by every script's --init_checkpoint: the name is enough
     model = modeling.create_pretraining_model(TINY_ALBERT)
-    training.restore_model_weights(model, "albert_base_v2")
+    checkpoints.load_weights(model, "albert_base_v2")
     for v in model.weights:
         np.testing.assert_array_equal(v.numpy(), server.values[v.path].astype(np.float32))
 

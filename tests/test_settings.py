@@ -101,7 +101,12 @@ def test_to_argv_refuses_what_the_table_lacks():
 
 def test_defaults_and_overrides_for_library_use():
     v = settings.defaults(TABLE, num_train_steps=5)
-    assert (v.num_train_steps, v.optimizer, v.given("num_train_steps"), v.given("optimizer")) == (5, "lamb", True, False)
+    assert (v.num_train_steps, v.optimizer, v.given("num_train_steps"), v.given("optimizer")) == (
+        5,
+        "lamb",
+        True,
+        False,
+    )
     with pytest.raises(SettingError, match="no setting warmup"):
         settings.defaults(TABLE, warmup=1)
     assert settings.with_defaults(TABLE, optimizer="adamw")[2].default == "adamw"

@@ -5,7 +5,7 @@ import tensorflow as tf
 from conftest import SAMPLE_PREDICTIONS as P
 from conftest import SAMPLE_SEQ_LENGTH as S
 
-from albert import losses, modeling, optimization, training
+from albert import checkpoints, losses, modeling, optimization, training
 from albert.configs import get_config
 from albert.data.pretraining import make_pretraining_dataset
 
@@ -95,37 +95,33 @@ def test_non_finite_loss_stops_with_the_last_good_checkpoint_intact(tmp_path, sa
 def test_init_checkpoint_carries_weights_not_the_optimizer(tmp_path, sample_records):
     phase1, _ = pretrain(sample_records, tmp_path / "phase1", 5, save_every=5)
     phase2_model = modeling.create_pretraining_model(TINY, P)
-    training.restore_model_weights(phase2_model, str(tmp_path / "phase1"))
+    checkpoints.load_weights(phase2_model, str(tmp_path / "phase1"))
     for a, b in zip(phase1.weights, phase2_model.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     _, optimizer = pretrain(
         sample_records, tmp_path / "phase2", 3, init_checkpoint=str(tmp_path / "phase1"), save_every=3
     )
     assert int(optimizer.iterations) == 3  # its own schedule, from step 0
-    with pytest.raises(training.TrainingError, match="no checkpoint in this directory"):
-        training.restore_model_weights(phase2_model, str(tmp_path / "phase1" / "train"))  # summaries only
+    with pytest.raises(checkpoints.CheckpointError, match="no checkpoint in this directory"):
+        checkpoints.load_weights(phase2_model, str(tmp_path / "phase1" / "train"))  # summaries only
 
 
 def test_init_checkpoint_may_be_a_google_tf1_checkpoint(tmp_path, sample_records):
-    from albert import checkpoints
-
     source = modeling.create_pretraining_model(TINY, P)
     prefix = checkpoints.save_google_checkpoint(source, str(tmp_path / "albert_tiny" / "model.ckpt-best"))
     target = modeling.create_pretraining_model(TINY, P)
-    training.restore_model_weights(target, prefix)
+    checkpoints.load_weights(target, prefix)
     for a, b in zip(source.weights, target.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     pretrain(sample_records, tmp_path / "run", 2, init_checkpoint=prefix, save_every=2)
 
 
 def test_google_checkpoint_directory_and_its_global_step_for_evaluation(tmp_path):
-    from albert import checkpoints
-
     source = modeling.create_pretraining_model(TINY, P)
     checkpoints.save_google_checkpoint(source, str(tmp_path / "albert_tiny" / "model.ckpt-best"), global_step=77)
     target = modeling.create_pretraining_model(TINY, P)
     # a Google tarball's folder has no `checkpoint` file
-    step = training.restore_for_evaluation(target, str(tmp_path / "empty_output"), str(tmp_path / "albert_tiny"))
+    step = checkpoints.restore_for_evaluation(target, str(tmp_path / "empty_output"), str(tmp_path / "albert_tiny"))
     assert step == 77
     for a, b in zip(source.weights, target.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -185,21 +181,19 @@ def encoder_weights(model):
 
 @pytest.mark.parametrize("source_format", ["project", "google", "hf"])
 def test_a_fine_tuning_model_starts_from_a_pretrained_encoder(tmp_path, source_format):
-    from albert import checkpoints
-
     pretrained = modeling.create_pretraining_model(TINY, P)
     for variable in pretrained.weights:  # values unlike any initialisation
         variable.assign(np.random.default_rng(len(variable.path)).standard_normal(variable.shape))
     path = {
-        "project": lambda: training.save_model_weights(pretrained, str(tmp_path / "ckpt-1")),
+        "project": lambda: checkpoints.save_weights(pretrained, str(tmp_path / "ckpt-1")),
         "google": lambda: checkpoints.save_google_checkpoint(pretrained, str(tmp_path / "model.ckpt-best")),
         "hf": lambda: checkpoints.save_hf_checkpoint(pretrained, str(tmp_path / "model.safetensors"), "albert"),
     }[source_format]()
     classifier = modeling.create_classifier_model(TINY, num_labels=3)
     head = [v.numpy() for v in classifier.get_layer("classifier").weights]
-    with pytest.raises((training.TrainingError, checkpoints.CheckpointError), match="classifier|output_weights"):
-        training.restore_model_weights(classifier, path)  # the head is not in the checkpoint
-    training.restore_model_weights(classifier, path, new_heads=True)
+    with pytest.raises(checkpoints.CheckpointError, match="classifier|output_weights"):
+        checkpoints.load_weights(classifier, path)  # the head is not in the checkpoint
+    checkpoints.load_weights(classifier, path, new_heads=True)
     expected = encoder_weights(pretrained)
     assert encoder_weights(classifier).keys() == expected.keys()
     for name, value in encoder_weights(classifier).items():

@@ -1,10 +1,11 @@
 """GLUE tasks: reading GLUE's TSV files, turning examples into features, caching the features
 as TFRecords, and batching them.
 
-Files are read as GLUE's download script writes them (REFERENCE.md §10.1): UTF-8 with or
-without a byte-order mark, tab-separated with no quoting (MRPC's sentences hold `"`), a header
-row except in CoLA's train/dev files. Every row must have the header's number of columns and a
-label of the task; anything else is an `InputError` naming the file and line.
+Files are read as GLUE's download script writes them and as Google's ALBERT reads them
+(`classifier_utils._read_tsv`): UTF-8 with or without a byte-order mark, tab-separated with no
+quoting (MRPC's sentences hold `"`), a header row except in CoLA's train/dev files. Every row
+must have the header's number of columns and a label of the task; anything else is an
+`InputError` naming the file and line.
 
 Features are cached next to the output, in a file named after a key of everything that decides
 them (the task, the source file's bytes, the tokenizer's vocabulary and settings, the sequence

@@ -1,5 +1,5 @@
 """Pretraining instances from tokenized documents: Google's ALBERT algorithm
-(`create_pretraining_data.py`, REFERENCE.md §4.2), as plain Python on token ids.
+(its `create_pretraining_data.py`), as plain Python on token ids.
 
 Per document: a target length (`max_seq_length − 3`, or with probability `short_seq_prob` a
 random shorter one, drawn once per document as Google does); sentences accumulate into a chunk

@@ -1,5 +1,5 @@
 """The pretraining TFRecord schema of Google's `create_pretraining_data.py` and
-`run_pretraining.py` (REFERENCE.md §4.3): one home for the names, dtypes and lengths."""
+`run_pretraining.py`: one home for the names, dtypes and lengths."""
 
 from __future__ import annotations
 

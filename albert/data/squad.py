@@ -394,6 +394,77 @@ def _softmax(scores: list[float]) -> list[float]:
     return (values / values.sum()).tolist()
 
 
+def _candidates(
+    features: FeatureFile,
+    feature_indices: list[int],
+    start_logits: list[np.ndarray],
+    end_logits: list[np.ndarray],
+    n_best_size: int,
+    max_answer_length: int,
+    version_2: bool,
+) -> tuple[list[tuple], float | None]:
+    """One example's candidate answers from its features' logits, best first, as (score, first
+    context token, last context token, start logit, end logit), and (v2.0) its lowest null score."""
+    candidates = []
+    null_score = None
+    for f in feature_indices:
+        starts, ends = start_logits[f], end_logits[f]
+        if version_2:
+            score = float(starts[0] + ends[0])
+            null_score = score if null_score is None else min(null_score, score)
+        top_starts = np.argsort(-starts)[:n_best_size]
+        top_ends = np.argsort(-ends)[:n_best_size]
+        for s in top_starts:
+            for e in top_ends:
+                s, e = int(s), int(e)
+                first, last = features.context_token(f, s), features.context_token(f, e)
+                if first is None or last is None or e < s or e - s + 1 > max_answer_length:
+                    continue
+                if not features.is_max_context(f, s):
+                    continue
+                candidates.append((float(starts[s] + ends[e]), first, last, float(starts[s]), float(ends[e])))
+    candidates.sort(key=lambda c: -c[0])
+    return candidates, null_score
+
+
+def _nbest(
+    example: SquadExample,
+    spans: list[tuple[int, int]],
+    candidates: list[tuple],
+    null_score: float | None,
+    n_best_size: int,
+    version_2: bool,
+) -> list[dict]:
+    """The n-best answers of one example: distinct texts, best first, with their probabilities."""
+    nbest, seen = [], set()
+    for score, s, e, start_logit, end_logit in candidates:
+        text = example.context[spans[s][0] : spans[e][1]].strip()
+        if text in seen:
+            continue
+        seen.add(text)
+        nbest.append({"text": text, "score": score, "start_logit": start_logit, "end_logit": end_logit})
+        if len(nbest) >= n_best_size:
+            break
+    if version_2 and null_score is not None:
+        nbest.append({"text": "", "score": null_score, "start_logit": null_score, "end_logit": 0.0})
+        nbest.sort(key=lambda n: -n["score"])
+    if not nbest:
+        nbest = [{"text": "", "score": 0.0, "start_logit": 0.0, "end_logit": 0.0}]
+    for entry, probability in zip(nbest, _softmax([n["score"] for n in nbest])):
+        entry["probability"] = probability
+    return nbest
+
+
+def _write_json_files(output_dir: str, outputs: dict[str, dict]) -> None:
+    """Writes each value as `output_dir/<name>`, atomically."""
+    os.makedirs(output_dir, exist_ok=True)
+    for name, value in outputs.items():
+        tmp = os.path.join(output_dir, f"{name}.tmp-{os.getpid()}")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(value, f, indent=2)
+        os.replace(tmp, os.path.join(output_dir, name))
+
+
 def write_predictions(
     examples: list[SquadExample],
     features: FeatureFile,
@@ -413,42 +484,10 @@ def write_predictions(
         by_example[example_index].append(f)
     predictions, nbest_all, null_odds = {}, {}, {}
     for i, example in enumerate(examples):
-        candidates = []
-        null_score = None
-        for f in by_example[i]:
-            starts, ends = start_logits[f], end_logits[f]
-            if version_2:
-                score = float(starts[0] + ends[0])
-                null_score = score if null_score is None else min(null_score, score)
-            top_starts = np.argsort(-starts)[:n_best_size]
-            top_ends = np.argsort(-ends)[:n_best_size]
-            for s in top_starts:
-                for e in top_ends:
-                    s, e = int(s), int(e)
-                    first, last = features.context_token(f, s), features.context_token(f, e)
-                    if first is None or last is None or e < s or e - s + 1 > max_answer_length:
-                        continue
-                    if not features.is_max_context(f, s):
-                        continue
-                    candidates.append((float(starts[s] + ends[e]), first, last, float(starts[s]), float(ends[e])))
-        candidates.sort(key=lambda c: -c[0])
-        spans = features.spans[i]
-        nbest, seen = [], set()
-        for score, s, e, start_logit, end_logit in candidates:
-            text = example.context[spans[s][0] : spans[e][1]].strip()
-            if text in seen:
-                continue
-            seen.add(text)
-            nbest.append({"text": text, "score": score, "start_logit": start_logit, "end_logit": end_logit})
-            if len(nbest) >= n_best_size:
-                break
-        if version_2 and null_score is not None:
-            nbest.append({"text": "", "score": null_score, "start_logit": null_score, "end_logit": 0.0})
-            nbest.sort(key=lambda n: -n["score"])
-        if not nbest:
-            nbest = [{"text": "", "score": 0.0, "start_logit": 0.0, "end_logit": 0.0}]
-        for entry, probability in zip(nbest, _softmax([n["score"] for n in nbest])):
-            entry["probability"] = probability
+        candidates, null_score = _candidates(
+            features, by_example[i], start_logits, end_logits, n_best_size, max_answer_length, version_2
+        )
+        nbest = _nbest(example, features.spans[i], candidates, null_score, n_best_size, version_2)
         best_text = next((n for n in nbest if n["text"]), {"text": "", "score": -np.inf})
         if version_2:
             difference = null_score - best_text["score"] if null_score is not None else np.inf
@@ -457,13 +496,8 @@ def write_predictions(
         else:
             predictions[example.qas_id] = best_text["text"]
         nbest_all[example.qas_id] = nbest
-    os.makedirs(output_dir, exist_ok=True)
     outputs = {"predictions.json": predictions, "nbest_predictions.json": nbest_all}
     if version_2:
         outputs["null_odds.json"] = null_odds
-    for name, value in outputs.items():
-        tmp = os.path.join(output_dir, f"{name}.tmp-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(value, f, indent=2)
-        os.replace(tmp, os.path.join(output_dir, name))
+    _write_json_files(output_dir, outputs)
     return predictions
