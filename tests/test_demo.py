@@ -10,11 +10,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
-import demo_albert
-from albert import launch, samples
+from albert import configs, launch, pretrained, samples, settings
+from albert import demo as demo_albert
+from albert.tasks import TASKS
 
-ROOT = launch.ROOT
 PY = sys.executable
 
 
@@ -23,21 +24,63 @@ def dry_run(capsys, *argv: str) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
-def script(name: str) -> str:
-    return os.path.join(ROOT, name)
+def module(name: str) -> list[str]:
+    return [PY, "-m", name]
 
 
-def test_variants_are_the_librarys():
-    # The launcher keeps its own list (it imports no TensorFlow before a worker starts): "tiny"
-    # and the released sizes, each with a config in the library and defaults for every test set.
-    from albert import configs, pretrained
+def task(name: str) -> list[str]:
+    return [PY, "-m", "albert.run", name]
 
-    assert launch.VARIANTS == ("tiny", *pretrained.SIZES)
+
+def test_variants_and_batches_come_from_the_sizes_table():
+    # "tiny" and the released sizes, each with configs in the library and a batch for every test set.
+    assert launch.VARIANTS == tuple(configs.SIZES) == ("tiny", *pretrained.SIZES)
     for size in pretrained.SIZES:
         assert {f"albert_{size}_v1", f"albert_{size}_v2"} <= configs.VARIANTS.keys()
-    assert "tiny" in configs.VARIANTS
-    for test_set in launch.TEST_SETS:
-        assert set(launch._BATCH[test_set]) == set(launch.VARIANTS)
+    for size in configs.SIZES.values():
+        assert set(size.demo_batch) == set(launch.TEST_SETS)
+    assert list(launch.TEST_SETS) == ["overfit", "bookswiki", "mrpc", "squad"]
+
+
+def commands_of(argv: list[str]) -> list[list[str]]:
+    """The task commands of a dry-run plan (python -m albert.run <task> ...)."""
+    args = demo_albert.parse_args([*argv, "--dry_run"])
+    plan = launch.build_plan(args, dry_run=True)
+    return [step.argv for step in plan if step.argv[1:3] == ["-m", "albert.run"]]
+
+
+EXTRA = ([], ["-v", "2"], ["-v", "2", "--distribution", "tf"], ["--train_steps", "20"],
+         ["--train_steps", "20", "--warmup_steps", "2", "--save_ckpt_steps", "5", "--learning_rate", "1e-4"],
+         ["--device", "cpu", "--init_checkpoint_path", "/ckpt"])  # fmt: skip
+
+
+@pytest.mark.parametrize("test_set", list(launch.TEST_SETS))
+def test_every_command_the_launcher_builds_is_accepted_by_its_script(test_set, tmp_path):
+    command = next(c for c, sets in launch.COMMANDS.items() if test_set in sets)
+    built = 0
+    for variant in launch.VARIANTS:
+        for data_type in ("fp32", "bf16"):
+            for extra in (*EXTRA, ["-e", "1"]) if command == "finetuning" else EXTRA:
+                demo = ["-c", command, "-t", test_set, "-m", variant, "-d", data_type, "--dataset_path", "/d",
+                        "-o", str(tmp_path), *extra]  # fmt: skip
+                for argv in commands_of(demo):
+                    task_class = TASKS[argv[3]]
+                    settings.parse(task_class.settings, argv[4:], task_class.script)  # exits 2 on a refusal
+                    built += 1
+    assert built >= len(launch.VARIANTS) * 2 * len(EXTRA)
+
+
+def test_squad_demo_with_train_steps_passes_only_squad_settings():
+    # --train_steps once became a --warmup_step= that run_squad_v1.py did not have.
+    (argv,) = commands_of(["-c", "finetuning", "-t", "squad", "--train_steps", "20"])
+    assert "--num_train_steps=20" in argv and not any(a.startswith("--num_warmup_steps") for a in argv)
+    values = settings.parse(TASKS["squad"].settings, argv[4:])
+    assert TASKS["squad"](values).schedule() == (20, 2)  # warmup: 0.1 of the steps, SQuAD's default
+
+
+def test_epochs_are_refused_for_pretraining(capsys):
+    assert demo_albert.main(["-t", "overfit", "-e", "2", "--dry_run"]) == 1
+    assert "-e/--epochs: -t overfit trains for a number of steps; pass --train_steps" in capsys.readouterr().err
 
 
 def test_one_worker_overfit_commands(capsys, tmp_path):
@@ -46,18 +89,18 @@ def test_one_worker_overfit_commands(capsys, tmp_path):
     sample = samples.SAMPLE_TEXT
     assert dry_run(capsys, "-o", out) == [
         "# a SentencePiece vocabulary of the sample text",
-        shlex.join([PY, script("data_preprocessing/train_sentencepiece.py"), f"--input_file={sample}",
+        shlex.join([*module("albert.data.train_sentencepiece"), f"--input_file={sample}",
                     f"--model_prefix={data}/sample_spm", "--vocab_size=300"]),
         f"# the tiny ALBERT's config: write {data}/albert_config.json",
         "# pretraining records of the sample text",
-        shlex.join([PY, script("data_preprocessing/create_training_data.py"), f"--input_file={sample}",
+        shlex.join([*module("albert.data.create_training_data"), f"--input_file={sample}",
                     f"--output_file={data}/sample-64.tfrecord", f"--spm_model_file={data}/sample_spm.model",
                     "--max_seq_length=64", "--max_predictions_per_seq=10", "--dupe_factor=5"]),
         "# pretraining",
-        shlex.join([PY, script("run_pretraining.py"), f"--albert_config_file={data}/albert_config.json",
+        shlex.join([*task("pretraining"), f"--albert_config_file={data}/albert_config.json",
                     "--data_type=fp32", f"--input_file={data}/sample-64.tfrecord", f"--output_dir={out}/pretraining",
-                    "--max_seq_length=64", "--max_predictions_per_seq=10", "--train_batch_size=32",
-                    "--num_train_steps=500", "--num_warmup_steps=50", "--optimizer=adamw", "--learning_rate=0.002",
+                    "--max_seq_length=64", "--train_batch_size=32", "--num_train_steps=500", "--num_warmup_steps=50",
+                    "--optimizer=adamw", "--learning_rate=0.002", "--max_predictions_per_seq=10",
                     "--save_checkpoints_steps=500", "--do_train", "--do_eval", f"--eval_file={data}/sample-64.tfrecord",
                     "--eval_batch_size=8", "--log_steps=100"]),
     ]  # fmt: skip
@@ -71,17 +114,18 @@ def bookswiki(capsys, out: str, *extra: str) -> list[str]:
 
 
 def phase_args(out: str, phase: int, horovod: bool = True) -> list[str]:
-    """run_pretraining.py's flags for 8 workers × 64 (phase 1) or × 8 (phase 2) sequences."""
+    """The pretraining command's settings for 8 workers × 64 (phase 1) or × 8 (phase 2) sequences."""
     seq, batch, steps, warmup = ((128, 512, 7038, 2000), (512, 64, 782, 200))[phase - 1]
     # LAMB's 0.00176 at batch 4096, scaled by sqrt(batch / 4096): 0.00176 / sqrt(8) and / 8.
     rate = {512: "0.000622254", 64: "0.00022"}[batch]
-    args = [PY, script("run_pretraining.py"), "--albert_config_file=/models/base/albert_config.json",
+    args = [*task("pretraining"), "--albert_config_file=/models/base/albert_config.json",
             "--data_type=bf16", "--use_horovod" if horovod else "--distribution=tf",
             "--intra_op_threads=12"]  # fmt: skip
     args += [f"--input_file=/data/bw/seq_len_{seq}/training/*", f"--output_dir={out}/phase_{phase}",
-             f"--max_seq_length={seq}", "--max_predictions_per_seq=20", f"--train_batch_size={batch}",
-             f"--num_train_steps={steps}", f"--num_warmup_steps={warmup}", "--optimizer=lamb",
-             f"--learning_rate={rate}", f"--save_checkpoints_steps={steps}", "--do_train", "--do_eval"]  # fmt: skip
+             f"--max_seq_length={seq}", f"--train_batch_size={batch}", f"--num_train_steps={steps}",
+             f"--num_warmup_steps={warmup}", "--optimizer=lamb", f"--learning_rate={rate}",
+             "--max_predictions_per_seq=20", f"--save_checkpoints_steps={steps}",
+             "--do_train", "--do_eval"]  # fmt: skip
     if phase == 2:
         args.append(f"--init_checkpoint={out}/phase_1")
     return args
@@ -167,11 +211,11 @@ def test_finetuning_uses_the_released_model_and_global_batch(capsys, tmp_path):
     argv = shlex.split(lines[1])
     assert os.path.basename(argv[0]) == "horovodrun"
     assert argv[1:7] == ["-np", "4", "-H", "localhost:4", "--gloo", PY]
-    flags = argv[argv.index(PY) + 1 :]
-    assert flags[0] == script("run_classifier.py")
+    assert argv[6:10] == task("classifier")
+    flags = argv[10:]
     for flag in ("--task_name=MRPC", "--data_dir=/glue/MRPC", f"--spm_model_file={models}/30k-clean.model",
                  f"--init_checkpoint={models}/model.ckpt-best", "--max_seq_length=128", "--train_batch_size=64",
-                 "--learning_rate=2e-05", "--train_step=800", "--warmup_step=200", "--use_horovod",
+                 "--learning_rate=2e-05", "--num_train_steps=800", "--num_warmup_steps=200", "--use_horovod",
                  "--intra_op_threads=2", "--do_train", "--do_eval"):  # fmt: skip
         assert flag in flags, flag
 
@@ -194,7 +238,7 @@ def test_refusals_are_one_line(capsys, tmp_path, monkeypatch):
 
 def run_demo(*argv: str, timeout: int = 400) -> str:
     result = subprocess.run(
-        [PY, script("demo_albert.py"), *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT
+        [PY, os.path.join(ROOT, "demo_albert.py"), *argv], capture_output=True, text=True, timeout=timeout, cwd=ROOT
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return result.stdout
