@@ -227,48 +227,26 @@ class ModelSize:
 
 # Google's ALBERT sizes (the `albert_config.json` of each release tarball; xxlarge has no dropout)
 # and `tiny`, a small model for CPU demos and tests.
+def _demo_batch(overfit: tuple, bookswiki: tuple, mrpc: tuple, squad: tuple) -> dict[str, tuple]:
+    return {"overfit": overfit, "bookswiki": bookswiki, "mrpc": mrpc, "squad": squad}
+
+
+# fmt: off
 SIZES: dict[str, ModelSize] = {
-    "tiny": ModelSize(
-        64,
-        4,
-        4,
-        256,
-        embedding_size=32,
-        released=False,
-        demo_batch={"overfit": (32, 32), "bookswiki": ("64,8", "32,8"), "mrpc": (32, 32), "squad": (16, 16)},
-    ),
-    "base": ModelSize(
-        768,
-        12,
-        12,
-        3072,
-        dropout_v1=0.1,
-        demo_batch={"overfit": (32, 32), "bookswiki": ("64,8", "32,8"), "mrpc": (64, 32), "squad": (24, 10)},
-    ),
-    "large": ModelSize(
-        1024,
-        24,
-        16,
-        4096,
-        dropout_v1=0.1,
-        demo_batch={"overfit": (32, 32), "bookswiki": ("32,8", "16,8"), "mrpc": (32, 16), "squad": (12, 5)},
-    ),
-    "xlarge": ModelSize(
-        2048,
-        24,
-        16,
-        8192,
-        dropout_v1=0.1,
-        demo_batch={"overfit": (16, 16), "bookswiki": ("16,4", "8,4"), "mrpc": (16, 8), "squad": (6, 3)},
-    ),
-    "xxlarge": ModelSize(
-        4096,
-        12,
-        64,
-        16384,
-        demo_batch={"overfit": (8, 8), "bookswiki": ("8,2", "4,2"), "mrpc": (8, 4), "squad": (3, 2)},
-    ),
+    # name: hidden, layers, heads, intermediate, ...; the demo's batches per worker as (bf16, fp32)
+    # for overfit, bookswiki (one per phase), mrpc and squad
+    "tiny": ModelSize(64, 4, 4, 256, embedding_size=32, released=False,
+                      demo_batch=_demo_batch((32, 32), ("64,8", "32,8"), (32, 32), (16, 16))),
+    "base": ModelSize(768, 12, 12, 3072, dropout_v1=0.1,
+                      demo_batch=_demo_batch((32, 32), ("64,8", "32,8"), (64, 32), (24, 10))),
+    "large": ModelSize(1024, 24, 16, 4096, dropout_v1=0.1,
+                       demo_batch=_demo_batch((32, 32), ("32,8", "16,8"), (32, 16), (12, 5))),
+    "xlarge": ModelSize(2048, 24, 16, 8192, dropout_v1=0.1,
+                        demo_batch=_demo_batch((16, 16), ("16,4", "8,4"), (16, 8), (6, 3))),
+    "xxlarge": ModelSize(4096, 12, 64, 16384,
+                         demo_batch=_demo_batch((8, 8), ("8,2", "4,2"), (8, 4), (3, 2))),
 }
+# fmt: on
 
 
 def _sizes(hidden: int, layers: int, heads: int, intermediate: int, dropout: float, **other) -> dict:

@@ -222,6 +222,11 @@ class LoopConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
+    def due(self, step: int) -> tuple[bool, bool]:
+        """Whether to log, and whether to save, after `step` (both after the last)."""
+        last = step == self.num_train_steps
+        return step % self.log_steps == 0 or last, step % self.save_checkpoints_steps == 0 or last
+
 
 def format_metrics(metrics: dict[str, float], names: Sequence[str]) -> str:
     return "  ".join(f"{name} {metrics[name]:.4g}" for name in names if name in metrics)
@@ -294,22 +299,16 @@ def train(
     workers: distribute.Workers | None = None,
 ) -> dict[str, float]:
     """Trains until `config.num_train_steps`, resuming from the newest checkpoint in
-    `config.output_dir` if there is one (model, optimizer, loss scale, step, input position and
-    dropout state, so a resumed run ends with the same weights as an uninterrupted one).
-    Otherwise starts from `init_checkpoint` (any checkpoint `checkpoints.load_weights` reads: the
-    weights it shares with the model, with a fresh optimizer and schedule) or from scratch.
-    `logged` names the metrics of the log lines and summaries. `on_save(step)` runs after each
-    checkpoint is written (e.g. to evaluate it). Returns the mean metrics of the last logging
-    interval.
+    `config.output_dir` (model, optimizer, loss scale, step, input position and dropout state:
+    a resumed run ends with the weights of an uninterrupted one), else starting from
+    `init_checkpoint` (the weights it shares with the model, see `checkpoints.load_weights`) or
+    from scratch. `logged` names the metrics of log lines and summaries; `on_save(step)` runs
+    after each checkpoint (e.g. to evaluate it). Returns the mean metrics of the last logging
+    interval. A non-finite loss stops the run with `TrainingError` before its update is applied.
 
-    A non-finite loss stops the run with `TrainingError`; the update of that step is not
-    applied and no checkpoint is written after it.
-
-    With several `workers` (the model and optimizer created in `workers.scope()`), `dataset`
-    is this worker's shard with its part of each global batch. All workers start from the
-    chief's weights; only the chief writes checkpoints, summaries and step logs and calls
-    `on_save`. A resumed worker other than the chief starts its shard afresh (the checkpoint
-    holds the chief's input position).
+    With several `workers` (model and optimizer made in `workers.scope()`), `dataset` is this
+    worker's shard; all start from the chief's weights, and only the chief logs, saves and calls
+    `on_save` (a resumed worker other than the chief starts its shard afresh).
     """
     loss_scale = loss_scale or precision.LossScale()
     workers = workers or distribute.Workers()
@@ -339,13 +338,12 @@ def train(
     while step < config.num_train_steps:
         reporter.add(packed_step(next(iterator)), step + 1)
         step += 1
-        last = step == config.num_train_steps
-        save = step % config.save_checkpoints_steps == 0 or last
-        if not (save or step % config.log_steps == 0):
+        log_now, save = config.due(step)
+        if not (log_now or save):
             continue
         means = reporter.means(names)
         _stop_unless_finite(means, reporter.steps, step, manager)
-        if step % config.log_steps == 0 or last:
+        if log_now:
             reporter.report(step, means)
             if on_log:
                 on_log(step, means)

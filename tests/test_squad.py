@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT, shared_file
 from test_tokenization import minilm_vocab
 
-from albert import squad_eval
+from albert import checkpoints, samples, squad_eval
 from albert.data import squad
 from albert.data.documents import InputError
 from albert.tokenization import SentencePieceTokenizer, WordPieceTokenizer
@@ -271,6 +271,34 @@ def test_run_squad_end_to_end_on_a_tiny_model(tmp_path):
     expected = squad_eval.evaluate_v1(subset(dev, 2)["data"], predictions)
     assert float(results["exact_match"]) == pytest.approx(expected["exact_match"])
     assert float(results["f1"]) == pytest.approx(expected["f1"])
+
+
+def test_do_eval_keeps_the_best_checkpoint_and_predicts_with_it(tmp_path, sample_spm_model):
+    """--do_eval scores every checkpoint on --predict_file; the best by F1 is kept, and the final
+    predictions, scored again by the official evaluator, are that checkpoint's."""
+    config = {"vocab_size": 300, "embedding_size": 16, "hidden_size": 32, "num_hidden_layers": 2,
+              "num_attention_heads": 2, "intermediate_size": 64, "max_position_embeddings": 128}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    dev = os.path.join(samples.SQUAD, "dev.json")
+    args = [sys.executable, os.path.join(ROOT, "run_squad_v1.py"), f"--train_file={samples.SQUAD}/train.json",
+            f"--predict_file={dev}", f"--output_dir={out}", f"--albert_config_file={tmp_path / 'config.json'}",
+            f"--spm_model_file={sample_spm_model}", "--max_seq_length=128", "--train_batch_size=8",
+            "--learning_rate=3e-3", "--train_steps=12", "--save_checkpoints_steps=4", "--log_steps=4",
+            "--do_train", "--do_eval", "--do_predict"]  # fmt: skip
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    logged = {int(line.split()[3][:-1]): float(line.split("f1 ")[1].split()[0])
+              for line in result.stdout.splitlines() if line.startswith("eval at step")}  # fmt: skip
+    assert sorted(logged) == [4, 8, 12]
+    best = checkpoints.best_results(str(out))
+    assert best["f1"] == pytest.approx(max(logged.values()), abs=1e-4)  # logged to 4 decimals
+    assert logged[best["global_step"]] == pytest.approx(best["f1"], abs=1e-4)
+    predictions = json.loads((out / "predictions.json").read_text())
+    rescored = squad_eval.evaluate_v1(squad_eval.load_dataset(dev), predictions)
+    assert rescored["f1"] == pytest.approx(best["f1"])
+    results = dict(line.split(" = ") for line in (out / "eval_results.txt").read_text().splitlines())
+    assert float(results["f1"]) == pytest.approx(best["f1"])
 
 
 def test_predictions_from_logits_by_hand(tmp_path, sample_spm_model):

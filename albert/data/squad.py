@@ -455,7 +455,7 @@ def _nbest(
     return nbest
 
 
-def _write_json_files(output_dir: str, outputs: dict[str, dict]) -> None:
+def write_json_files(output_dir: str, outputs: dict[str, dict]) -> None:
     """Writes each value as `output_dir/<name>`, atomically."""
     os.makedirs(output_dir, exist_ok=True)
     for name, value in outputs.items():
@@ -465,20 +465,19 @@ def _write_json_files(output_dir: str, outputs: dict[str, dict]) -> None:
         os.replace(tmp, os.path.join(output_dir, name))
 
 
-def write_predictions(
+def prediction_files(
     examples: list[SquadExample],
     features: FeatureFile,
     start_logits: list[np.ndarray],
     end_logits: list[np.ndarray],
-    output_dir: str,
     *,
     n_best_size: int = 20,
     max_answer_length: int = 30,
     version_2: bool = False,
     null_score_diff_threshold: float = 0.0,
-) -> dict[str, str]:
-    """Writes predictions.json and nbest_predictions.json (and null_odds.json for v2.0) from each
-    feature's logits (unpadded, one array per feature); returns the predictions."""
+) -> dict[str, dict]:
+    """The contents of predictions.json and nbest_predictions.json (and null_odds.json for v2.0),
+    by file name, from each feature's logits (unpadded, one array per feature)."""
     by_example = collections.defaultdict(list)
     for f, example_index in enumerate(features.example_index):
         by_example[example_index].append(f)
@@ -499,5 +498,11 @@ def write_predictions(
     outputs = {"predictions.json": predictions, "nbest_predictions.json": nbest_all}
     if version_2:
         outputs["null_odds.json"] = null_odds
-    _write_json_files(output_dir, outputs)
-    return predictions
+    return outputs
+
+
+def write_predictions(examples, features, start_logits, end_logits, output_dir: str, **options) -> dict[str, str]:
+    """Writes `prediction_files` (with its `options`) into `output_dir`; returns the predictions."""
+    outputs = prediction_files(examples, features, start_logits, end_logits, **options)
+    write_json_files(output_dir, outputs)
+    return outputs["predictions.json"]

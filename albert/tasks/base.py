@@ -222,6 +222,14 @@ class Task:
     def train_dataset(self, workers: distribute.Workers, worker_batch: int) -> tf.data.Dataset:
         raise NotImplementedError
 
+    def shard(self, workers: distribute.Workers) -> dict[str, Any]:
+        """What the fine-tuning readers (`glue.make_dataset`, `squad.make_dataset`) take to make
+        this worker's training batches: shuffled by the seed, padded to their longest (to the
+        sequence length under XLA), one shard per worker."""
+        v = self.values
+        return dict(is_training=True, seed=v.random_seed, max_seq_length=v.max_seq_length, fixed_shapes=v.xla,
+                    num_workers=workers.size, worker_index=workers.rank)  # fmt: skip
+
     def loss(self, outputs: dict, batch: dict, *denominators) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         raise NotImplementedError
 
@@ -238,9 +246,10 @@ class Task:
         """Evaluation results of the model as it is."""
         raise NotImplementedError
 
-    def evaluation_results(self, model: keras.Model, output_dir: str, trained: bool) -> dict:
-        """What eval_results.txt holds after the run (by default: `evaluate` now)."""
-        return self.evaluate(model)
+    def evaluation_results(self, model: keras.Model, output_dir: str, trained: bool, step: int) -> dict:
+        """What eval_results.txt holds after the run: by default `evaluate` of the model as
+        restored (from checkpoint step `step`)."""
+        return {**self.evaluate(model), "global_step": step}
 
     def predict(self, model: keras.Model) -> tuple[list[str], dict | None]:
         """Writes the task's prediction files; returns their paths and, when the inputs have

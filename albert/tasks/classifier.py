@@ -113,18 +113,8 @@ class ClassifierTask(Task):
         return len(self.train_features)
 
     def train_dataset(self, workers, worker_batch: int) -> tf.data.Dataset:
-        v = self.values
         return glue.make_dataset(
-            self.train_features,
-            self.glue,
-            worker_batch,
-            is_training=True,
-            seed=v.random_seed,
-            max_seq_length=v.max_seq_length,
-            fixed_shapes=v.xla,
-            bucket_width=v.bucket_width,
-            num_workers=workers.size,
-            worker_index=workers.rank,
+            self.train_features, self.glue, worker_batch, bucket_width=self.values.bucket_width, **self.shard(workers)
         )
 
     def loss(self, outputs: dict, batch: dict):
@@ -144,7 +134,7 @@ class ClassifierTask(Task):
         dataset = glue.make_dataset(self.eval_features, self.glue, self.values.eval_batch_size, is_training=False)
         return glue.task_metrics(self.glue, predict_logits(model, dataset), self.eval_features.labels)
 
-    def evaluation_results(self, model: keras.Model, output_dir: str, trained: bool) -> dict:
+    def evaluation_results(self, model: keras.Model, output_dir: str, trained: bool, step: int) -> dict:
         """The best checkpoint's dev results when this run trained, else the model's now;
         Google's `eval_` names."""
         best = checkpoints.best_results(output_dir)

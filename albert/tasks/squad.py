@@ -17,7 +17,6 @@ cached (--train_feature_file, --predict_feature_file, --predict_feature_left_fil
 from __future__ import annotations
 
 import os
-import tempfile
 
 import keras
 import numpy as np
@@ -111,17 +110,7 @@ class SquadTask(Task):
         return len(self.train[1])
 
     def train_dataset(self, workers, worker_batch: int) -> tf.data.Dataset:
-        v = self.values
-        return squad.make_dataset(
-            self.train[1],
-            worker_batch,
-            is_training=True,
-            seed=v.random_seed,
-            max_seq_length=v.max_seq_length,
-            fixed_shapes=v.xla,
-            num_workers=workers.size,
-            worker_index=workers.rank,
-        )
+        return squad.make_dataset(self.train[1], worker_batch, **self.shard(workers))
 
     def loss(self, outputs: dict, batch: dict):
         loss = losses.span_loss(
@@ -132,16 +121,16 @@ class SquadTask(Task):
     def evaluates_during_training(self) -> bool:
         return self.values.do_eval
 
-    def _write_predictions(self, model: keras.Model, output_dir: str) -> dict[str, str]:
+    def _predictions(self, model: keras.Model) -> dict[str, dict]:
+        """The prediction files' contents (see `squad.prediction_files`)."""
         v = self.values
         examples, features = self.predict_inputs
         starts, ends = predict_logits(model, features, v.predict_batch_size)
-        return squad.write_predictions(
+        return squad.prediction_files(
             examples,
             features,
             starts,
             ends,
-            output_dir,
             n_best_size=v.n_best_size,
             max_answer_length=v.max_answer_length,
             version_2=v.version_2_with_negative,
@@ -158,8 +147,7 @@ class SquadTask(Task):
         return squad_eval.evaluate_v1(dataset, predictions)
 
     def evaluate(self, model: keras.Model) -> dict[str, float]:
-        with tempfile.TemporaryDirectory() as directory:
-            results = self._score(self._write_predictions(model, directory))
+        results = self._score(self._predictions(model)["predictions.json"])
         if results is None:
             raise InputError(f"{self.values.predict_file}: no answers to score; --do_eval needs a file with answers")
         return results
@@ -167,8 +155,9 @@ class SquadTask(Task):
     def predict(self, model: keras.Model) -> tuple[list[str], dict | None]:
         """predictions.json and nbest_predictions.json (v2.0: null_odds.json), and their scores
         when --predict_file has answers."""
-        predictions = self._write_predictions(model, self.values.output_dir)
-        return [os.path.join(self.values.output_dir, "predictions.json")], self._score(predictions)
+        files = self._predictions(model)
+        squad.write_json_files(self.values.output_dir, files)
+        return [os.path.join(self.values.output_dir, "predictions.json")], self._score(files["predictions.json"])
 
 
 def predict_logits(
