@@ -21,6 +21,10 @@ from typing import Any, ClassVar
 
 from albert.activations import ACTIVATIONS, FROM_HF, HF_NAMES
 
+# LayerNorm's epsilon in Google's BERT and ALBERT `modeling.py` (not a key of their config files;
+# Hugging Face's config.json calls it `layer_norm_eps`).
+LAYER_NORM_EPSILON = 1e-12
+
 
 class ConfigError(ValueError):
     """A model config that cannot describe a model; the message is one line: where, then what."""
@@ -380,7 +384,6 @@ def load_model_config(path: str, model_type: str | None = None) -> BertConfig:
 
 def hf_config(config: BertConfig) -> dict:
     """Hugging Face's config.json for `config`."""
-    from albert.modeling import LAYER_NORM_EPSILON  # the model's constant; modeling imports this module
 
     values = {k: v for k, v in config.to_dict().items() if k not in config.extra}
     values["hidden_act"] = HF_NAMES.get(config.hidden_act, config.hidden_act)

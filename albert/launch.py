@@ -70,8 +70,8 @@ class Placement:
 
 
 def task_command(python: str, task, values: dict) -> list[str]:
-    """`python -m albert.run <task>` with `values` as arguments (settings of the task's table)."""
-    return [python, "-m", "albert.run", task.name, *settings.to_argv(task.settings, values, task.script)]
+    """`python -m albert.tasks <task>` with `values` as arguments (settings of the task's table)."""
+    return [python, "-m", "albert.tasks", task.name, *settings.to_argv(task.settings, values, task.script)]
 
 
 def python_path() -> str:
@@ -90,7 +90,7 @@ def demo_defaults(test_set: str, variant: str, bf16: bool) -> dict:
     task = TEST_SETS[test_set]
     values = dict(task.demo[test_set])
     if variant == "tiny":
-        values.update(getattr(task, "demo_tiny", {}).get(test_set, {}))
+        values.update(task.demo_tiny.get(test_set, {}))
     values["train_batch_size"] = configs.SIZES[variant].demo_batch[test_set][0 if bf16 else 1]
     return values
 

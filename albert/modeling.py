@@ -37,9 +37,8 @@ import tensorflow as tf
 
 from albert import kernels
 from albert.activations import gelu_form, get_activation
-from albert.configs import AlbertConfig, BertConfig
+from albert.configs import LAYER_NORM_EPSILON, AlbertConfig, BertConfig
 
-LAYER_NORM_EPSILON = 1e-12
 MASK_ADDER = -10000.0
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 

@@ -1,9 +1,8 @@
 """One entry for every task: settings from the command line, workers, inputs read first, the
 model, training, then (on the chief) evaluation, predictions and export.
 
-    python -m albert.run pretraining --help      # the same as run_pretraining.py / albert-pretrain
-    python -m albert.run classifier --task_name=MRPC --data_dir=glue/MRPC ...
-    python -m albert.run squad --train_file=train-v1.1.json ...
+Each task module's `main` is `run_task(ItsTask, argv)`; `python -m albert.tasks <task>` runs a
+task by its name.
 """
 
 from __future__ import annotations
@@ -64,15 +63,15 @@ def run(task, log: Callable[[str], None] = training.print_line) -> None:
 
 def start_workers(v: settings.Values) -> distribute.Workers:
     """Sets up the device and starts this process's workers; call it before any other
-    TensorFlow work."""
+    TensorFlow work. `v.learning_rate` becomes the rate for the workers, scaled as
+    --learning_rate_scaling says."""
     engine = v.distribution or ("horovod" if v.use_horovod else "single")
     if v.use_horovod and engine != "horovod":
         raise ValueError(f"--use_horovod and --distribution {engine} disagree; give one")
     local_rank, local_size = distribute.local_placement()
     devices.setup(v.device, local_rank, local_size, v.intra_op_threads, v.inter_op_threads)
     workers = distribute.create_workers(engine)
-    rate = distribute.scaled_learning_rate(v.learning_rate, workers.num_replicas, v.learning_rate_scaling)
-    v.learning_rate = rate
+    v.learning_rate = distribute.scaled_learning_rate(v.learning_rate, workers.num_replicas, v.learning_rate_scaling)
     return workers
 
 
@@ -136,21 +135,3 @@ def export(model: keras.Model, export_dir: str, tokenizer, max_seq_length: int, 
         log(f"{script}: {err}; exporting the token-id signature only")
         serving.export_saved_model(model, export_dir)
     log(f"SavedModel: {export_dir}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m albert.run <task> [settings]`: the task by its name."""
-    from albert.tasks import TASKS  # the tasks import this module
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] not in TASKS:
-        print(
-            f"usage: python -m albert.run {{{','.join(TASKS)}}} [settings]; --help after a task lists them",
-            file=sys.stderr,
-        )
-        return 2
-    return run_task(TASKS[argv[0]], argv[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

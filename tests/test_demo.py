@@ -29,7 +29,7 @@ def module(name: str) -> list[str]:
 
 
 def task(name: str) -> list[str]:
-    return [PY, "-m", "albert.run", name]
+    return [PY, "-m", "albert.tasks", name]
 
 
 def test_variants_and_batches_come_from_the_sizes_table():
@@ -43,10 +43,10 @@ def test_variants_and_batches_come_from_the_sizes_table():
 
 
 def commands_of(argv: list[str]) -> list[list[str]]:
-    """The task commands of a dry-run plan (python -m albert.run <task> ...)."""
+    """The task commands of a dry-run plan (python -m albert.tasks <task> ...)."""
     args = demo_albert.parse_args([*argv, "--dry_run"])
     plan = launch.build_plan(args, dry_run=True)
-    return [step.argv for step in plan if step.argv[1:3] == ["-m", "albert.run"]]
+    return [step.argv for step in plan if step.argv[1:3] == ["-m", "albert.tasks"]]
 
 
 EXTRA = ([], ["-v", "2"], ["-v", "2", "--distribution", "tf"], ["--train_steps", "20"],

@@ -163,8 +163,10 @@ class Task:
     settings: ClassVar[tuple[Setting, ...]]
     logged: ClassVar[tuple[str, ...]] = ()
     main_metric: ClassVar[str | None] = None
-    # The launcher's defaults for each of the demo's test sets this task runs.
-    demo: ClassVar[dict[str, Any]] = {}
+    # The launcher's settings for each of the demo's test sets this task runs (a value with
+    # commas gives one per phase), and those the tiny model replaces.
+    demo: ClassVar[dict[str, dict[str, Any]]] = {}
+    demo_tiny: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, values: Values):
         self.values = values
