@@ -336,9 +336,9 @@ def mpirun_command(argv: list[str], p: Placement, hostfile: str | None = None) -
                     "--mca", "btl_tcp_if_include", network, "-hostfile", hostfile or "hostfile"]  # fmt: skip
         if os.environ.get("MPI_ROOT"):
             command += ["--prefix", os.environ["MPI_ROOT"]]
-        for name in sorted(os.environ):
-            if any(part in name for part in FORWARDED_ENV):
-                command += ["-x", name]
+        forwarded = {name for name in os.environ if any(part in name for part in FORWARDED_ENV)}
+        for name in sorted(forwarded | {"PYTHONPATH"}):  # run_plan sets PYTHONPATH: this package first
+            command += ["-x", name]
     return command + argv
 
 
@@ -379,6 +379,8 @@ def tf_worker_commands(argv: list[str], p: Placement, base_port: int = 12345) ->
     for index in range(len(addresses)):
         env = {"TF_CONFIG": tf_config(addresses, index), "LOCAL_RANK": str(index % p.workers_per_box),
                "LOCAL_WORLD_SIZE": str(p.workers_per_box)}  # fmt: skip
+        if p.hosts:  # printed for each host to run: the package's place goes with it
+            env["PYTHONPATH"] = python_path()
         commands.append((env, argv))
     return commands
 

@@ -108,24 +108,30 @@ def fine_tuning_tokenizer(v: settings.Values, config: configs.BertConfig):
 
 
 def finish(task, model: keras.Model, tokenizer, log: Callable[[str], None]) -> None:
-    """Evaluation results, predictions and the SavedModel of the trained (best) model."""
+    """Evaluation results, predictions and the SavedModel of the trained model: the best
+    checkpoint kept, unless this run trained without evaluating (then its newest)."""
     v = task.values
     do_predict, export_dir = getattr(v, "do_predict", False), getattr(v, "export_dir", None)
     if not (v.do_eval or do_predict or export_dir):
         return
-    step = checkpoints.restore_for_evaluation(model, v.output_dir, v.init_checkpoint)
-    results = None
+    use_best = not (v.do_train and not task.evaluates_during_training())
+    step = checkpoints.restore_for_evaluation(model, v.output_dir, v.init_checkpoint, use_best=use_best)
+    if v.do_eval:
+        report_results(task.evaluation_results(model, v.output_dir, v.do_train, step), v.output_dir, log)
     if do_predict:
-        paths, results = task.predict(model)
+        paths, scores = task.predict(model)
         for path in paths:
             log(f"predictions: {path}")
-    if v.do_eval and results is None:
-        results = task.evaluation_results(model, v.output_dir, v.do_train, step)
-    if results:
-        training.write_results(os.path.join(v.output_dir, "eval_results.txt"), results)
-        log("eval: " + "  ".join(f"{k} {value}" for k, value in sorted(results.items())))
+        if scores and not v.do_eval:
+            report_results({**scores, "global_step": step}, v.output_dir, log)
     if export_dir:
         export(model, export_dir, tokenizer, v.max_seq_length, task.script, log)
+
+
+def report_results(results: dict, output_dir: str, log: Callable[[str], None]) -> None:
+    """eval_results.txt, and its `eval:` line."""
+    training.write_results(os.path.join(output_dir, "eval_results.txt"), results)
+    log("eval: " + "  ".join(f"{k} {value}" for k, value in sorted(results.items())))
 
 
 def export(model: keras.Model, export_dir: str, tokenizer, max_seq_length: int, script: str, log) -> None:

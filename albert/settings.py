@@ -147,7 +147,7 @@ def _add(container, setting: Setting) -> None:
         *options,
         type=setting.type,
         choices=setting.choices,
-        metavar=setting.type.__name__.upper(),
+        metavar=None if setting.choices else setting.type.__name__.upper(),  # choices show as {a,b}
         help=_help(setting),
         **common,
     )
@@ -156,7 +156,11 @@ def _add(container, setting: Setting) -> None:
 def build_parser(table: Sequence[Setting], prog: str | None = None, description: str | None = None):
     """An argparse parser of the table, its settings grouped as the table groups them."""
     parser = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+        prog=prog,
+        usage="%(prog)s [--setting=value ...]",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     groups: dict[str, Any] = {}
     for setting in table:

@@ -129,5 +129,32 @@ def test_help_lists_the_shared_settings_grouped_with_defaults_and_nothing_of_abs
     for title in ("Model and checkpoints:", "Schedule and optimizer:", "Checkpoints, logs and reruns:"):
         assert title in text
     assert "Default: 12345." in text  # --random_seed's
+    assert f"python {script} --" in text  # the module's usage example, not only the class's line
+    assert "{lamb,adamw}" in text  # choices are shown
     for absl_flag in ("--helpfull", "--logtostderr", "--verbosity", "--flagfile", "--tpu"):
         assert absl_flag not in text
+
+
+def schedule_of(task_name: str, *argv: str):
+    task_class = TASKS[task_name]
+    required = [f"--{s.name}=x" for s in task_class.settings if s.required and s.name != "task_name"]
+    if task_name == "classifier":
+        required.append("--task_name=MRPC")
+    task = task_class(parse(task_class.settings, [*required, *argv]))
+    task.num_train_examples = lambda: 1000
+    task.check_schedule()
+    return task.schedule()
+
+
+def test_schedules_from_steps_epochs_and_warmup():
+    assert schedule_of("pretraining") == (125000, 3125)
+    assert schedule_of("classifier") == (1000, 0)  # Google's run_classifier.py: train_step, warmup_step
+    assert schedule_of("classifier", "--num_train_epochs=3", "--warmup_proportion=0.1") == (93, 9)  # 1000 x 3 / 32
+    assert schedule_of("squad") == (93, 9)  # 3 epochs, 0.1 warmup
+    assert schedule_of("squad", "--train_steps=-1") == (93, 9)  # Habana's: -1 is from the epochs
+    assert schedule_of("squad", "--train_steps=100", "--num_train_epochs=2") == (100, 10)  # Habana's: steps win
+    assert schedule_of("squad", "--warmup_steps=7") == (93, 7)
+    with pytest.raises(ValueError, match="--train_step and --num_train_epochs both set the training length"):
+        schedule_of("classifier", "--train_step=4", "--num_train_epochs=1")
+    with pytest.raises(ValueError, match="--warmup_steps and --warmup_proportion both set the warmup"):
+        schedule_of("pretraining", "--warmup_steps=4", "--warmup_proportion=0.1")

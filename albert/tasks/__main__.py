@@ -17,9 +17,10 @@ from albert.tasks import TASKS
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] not in TASKS:
-        print(f"usage: python -m albert.tasks {{{','.join(TASKS)}}} [settings]; --help after a task lists them",
-              file=sys.stderr)  # fmt: skip
-        return 2
+        usage = f"usage: python -m albert.tasks {{{','.join(TASKS)}}} [settings]; --help after a task lists them"
+        asked = argv[:1] in (["-h"], ["--help"])
+        print(usage, file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     return run_task(TASKS[argv[0]], argv[1:])
 
 

@@ -167,6 +167,8 @@ class Task:
     # commas gives one per phase), and those the tiny model replaces.
     demo: ClassVar[dict[str, dict[str, Any]]] = {}
     demo_tiny: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Whether --num_train_steps given with --num_train_epochs wins (else both are refused).
+    steps_over_epochs: ClassVar[bool] = False
 
     def __init__(self, values: Values):
         self.values = values
@@ -187,7 +189,7 @@ class Task:
         """Refuses two settings of the training length, or of the warmup, on one command line."""
         v = self.values
         steps_given = v.given("num_train_steps") and (v.num_train_steps or 0) > 0
-        if steps_given and v.given("num_train_epochs"):
+        if steps_given and v.given("num_train_epochs") and not self.steps_over_epochs:
             raise ValueError(
                 f"{v.flag('num_train_steps')} and --num_train_epochs both set the training length; give one"
             )

@@ -27,13 +27,15 @@ from albert.run import run_task
 from albert.settings import Setting, group, with_defaults
 from albert.tasks.base import FINE_TUNING, SHARED, Task
 
+USAGE = __doc__  # the module's: the class body's __doc__ is the class's own
+
 
 class ClassifierTask(Task):
     """Sentence and sentence-pair classification (and STS-B's regression) on GLUE."""
 
     name = "classifier"
     script = "run_classifier.py"
-    description = __doc__
+    description = USAGE
     settings = (
         *with_defaults(SHARED, num_train_steps=1000, num_warmup_steps=0),
         *FINE_TUNING,

@@ -29,6 +29,8 @@ from albert.run import run_task
 from albert.settings import Setting, group, with_defaults
 from albert.tasks.base import SHARED, Task
 
+USAGE = __doc__  # the module's: the class body's __doc__ is the class's own
+
 
 def demo_learning_rate(global_batch: int) -> float:
     """Google's LAMB rate for batch 4096 (0.00176, ALBERT's paper and run_pretraining.py),
@@ -41,7 +43,7 @@ class PretrainingTask(Task):
 
     name = "pretraining"
     script = "run_pretraining.py"
-    description = __doc__
+    description = USAGE
     settings = (
         *with_defaults(
             SHARED,

@@ -29,13 +29,15 @@ from albert.run import run_task
 from albert.settings import Setting, group, with_defaults
 from albert.tasks.base import FINE_TUNING, SHARED, Task
 
+USAGE = __doc__  # the module's: the class body's __doc__ is the class's own
+
 
 class SquadTask(Task):
     """Extractive question answering: answer spans in a context (Google's run_squad_v1.py)."""
 
     name = "squad"
     script = "run_squad_v1.py"
-    description = __doc__
+    description = USAGE
     settings = (
         *with_defaults(SHARED, warmup_proportion=0.1),
         *with_defaults(FINE_TUNING, max_seq_length=384, num_train_epochs=3.0),
@@ -62,6 +64,7 @@ class SquadTask(Task):
         ),
     )
     main_metric = "f1"
+    steps_over_epochs = True  # Habana's run_squad_v1.py: --train_steps > 0 wins over the epochs
     demo = {"squad": {"max_seq_length": "384", "num_train_epochs": 2.0, "learning_rate": 5e-5, "optimizer": "adamw"}}
     demo_tiny = {
         "squad": {"max_seq_length": "128", "num_train_epochs": 2.0, "learning_rate": 1e-3, "optimizer": "adamw"}
@@ -99,6 +102,9 @@ class SquadTask(Task):
             self.predict_inputs = self._load(
                 v.predict_file, False, v.predict_feature_file, tokenizer, v.predict_feature_left_file
             )
+            if v.do_eval and not any(e.answers for e in self.predict_inputs[0]):
+                raise InputError(f"{v.predict_file}: no answers to score; --do_eval needs a file with answers")
+        self._final = None  # the final model's prediction files, made once for eval and predictions
 
     def create_model(self, config) -> keras.Model:
         # Windows are padded to the longest in the batch: the encoder skips the padding, except under
@@ -147,15 +153,16 @@ class SquadTask(Task):
         return squad_eval.evaluate_v1(dataset, predictions)
 
     def evaluate(self, model: keras.Model) -> dict[str, float]:
-        results = self._score(self._predictions(model)["predictions.json"])
-        if results is None:
-            raise InputError(f"{self.values.predict_file}: no answers to score; --do_eval needs a file with answers")
-        return results
+        return self._score(self._predictions(model)["predictions.json"])
+
+    def evaluation_results(self, model: keras.Model, output_dir: str, trained: bool, step: int) -> dict:
+        self._final = self._predictions(model)
+        return {**self._score(self._final["predictions.json"]), "global_step": step}
 
     def predict(self, model: keras.Model) -> tuple[list[str], dict | None]:
         """predictions.json and nbest_predictions.json (v2.0: null_odds.json), and their scores
         when --predict_file has answers."""
-        files = self._predictions(model)
+        files = self._final or self._predictions(model)
         squad.write_json_files(self.values.output_dir, files)
         return [os.path.join(self.values.output_dir, "predictions.json")], self._score(files["predictions.json"])
 
