@@ -4,8 +4,8 @@ processes with TF_CONFIG for tf.distribute).
 
 A plan is a list of `Step`s: files the launcher writes itself (a config) and commands. The
 launcher prints every command before running it, and `--dry_run` only prints them. Commands are
-`python -m <module>` of the package, and their arguments are made from the task's settings
-table, so a command cannot pass a setting its script lacks.
+`python -m <module>` of the package (a task's: `python -m albert.tasks <task>`), their arguments
+made from the task's settings table, so a command cannot pass a setting the task lacks.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from albert import configs, samples, settings
 from albert.tasks import TASKS
 from albert.tasks.pretraining import PretrainingTask, demo_learning_rate
 
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding albert/
 # The demo's test sets, by the task that runs them (Habana's names).
 TEST_SETS = {test_set: task for task in TASKS.values() for test_set in task.demo}
 COMMANDS = {
