@@ -1,9 +1,10 @@
 # `make demo` and `make test` do all the set-up on a fresh machine: a virtual environment in
 # .venv with requirements.txt (and requirements-dev.txt for the tests) and the project itself,
 # installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
-# and the others, resolve to this tree wherever they run from). `make test` runs three
-# lanes: the suite in .venv (tf.distribute included), the install test (`pip install .` into a
-# fresh venv, then every command from another folder), then the Horovod tests in .venv-horovod
+# and the others, resolve to this tree wherever they run from). `make test` runs four lanes:
+# the library's tests and the tests that run the scripts, the demos and several workers
+# (tf.distribute included), both in .venv; the install test (`pip install .` into a fresh venv,
+# then every command from another folder); then the Horovod tests in .venv-horovod
 # (TensorFlow 2.18.1, the newest Horovod 0.28.1 builds against; the first build takes 10-18
 # minutes on 2 cores, later ones come from pip's wheel cache).
 PYTHON ?= python3
@@ -14,7 +15,11 @@ HOROVOD_BIN := $(HOROVOD_VENV)/bin
 HOROVOD_BUILD := HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
 	HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1
 
-.PHONY: demo test test-main test-install test-horovod lint clean
+# The tests that start the scripts, the demos or several workers (the second lane).
+SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py \
+	tests/test_demo.py tests/test_distribute.py
+
+.PHONY: demo test test-main test-scripts test-install test-horovod lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -38,10 +43,13 @@ $(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile
 demo: $(BIN)/.installed
 	$(BIN)/python demo_albert.py
 
-test: test-main test-install test-horovod
+test: test-main test-scripts test-install test-horovod
 
 test-main: $(BIN)/.installed
-	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py
+	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS))
+
+test-scripts: $(BIN)/.installed
+	$(BIN)/python -m pytest -q $(SCRIPT_TESTS)
 
 test-install: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_install.py
