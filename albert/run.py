@@ -114,7 +114,7 @@ def finish(task, model: keras.Model, tokenizer, log: Callable[[str], None]) -> N
     do_predict, export_dir = getattr(v, "do_predict", False), getattr(v, "export_dir", None)
     if not (v.do_eval or do_predict or export_dir):
         return
-    use_best = not (v.do_train and not task.evaluates_during_training())
+    use_best = task.evaluates_during_training() or not v.do_train
     step = checkpoints.restore_for_evaluation(model, v.output_dir, v.init_checkpoint, use_best=use_best)
     if v.do_eval:
         report_results(task.evaluation_results(model, v.output_dir, v.do_train, step), v.output_dir, log)

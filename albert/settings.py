@@ -77,12 +77,6 @@ class Values:
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("_given", "_spelled")}
 
-    def replace(self, **changes: Any) -> Values:
-        unknown = sorted(set(changes) - set(self.as_dict()))
-        if unknown:
-            raise SettingError(f"no setting {', '.join(unknown)}")
-        return Values({**self.as_dict(), **changes}, self._given | set(changes), self._spelled)
-
     def __repr__(self) -> str:
         return f"Values({self.as_dict()!r})"
 

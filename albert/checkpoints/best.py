@@ -62,8 +62,7 @@ def restore_for_evaluation(
     """Loads into `model` what a run's evaluation and predictions use: the best checkpoint kept
     in `output_dir` (with `use_best`), else its newest, else `init_checkpoint`; returns its
     global step (0 when it has none)."""
-    newest = tf.train.latest_checkpoint(output_dir)
-    path = (best_checkpoint(output_dir) if use_best else newest) or newest or init_checkpoint
+    path = (best_checkpoint(output_dir) if use_best else tf.train.latest_checkpoint(output_dir)) or init_checkpoint
     if not path:
         raise CheckpointError(f"{output_dir}: no checkpoint to evaluate; train first or pass --init_checkpoint")
     return global_step(restore_model_weights(model, path))
