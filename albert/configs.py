@@ -302,6 +302,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     **_released_variants(),
     "bert_base": _bert(768, 12, 12, 3072, 0.1),
     "bert_large": _bert(1024, 24, 16, 4096, 0.1),
+    # "small": the shape of Google's BERT-Small (uncased_L-4_H-512_A-8), for AWS's --model_size=small.
+    "albert_small": _albert(ModelSize(512, 4, 8, 2048, released=False), 0.0),
+    "bert_small": _bert(512, 4, 8, 2048, 0.1),
     # Small models for CPU demos and tests; `tiny` keeps ALBERT's 30k vocabulary size.
     "tiny": _albert(SIZES["tiny"], SIZES["tiny"].dropout_v1),
     "bert_tiny": _bert(64, 2, 4, 256, 0.0),
@@ -310,7 +313,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 def get_config(name: str) -> AlbertConfig | BertConfig:
     """The config of a named variant: albert_{base,large,xlarge,xxlarge}_v{1,2}, bert_{base,large},
-    tiny (ALBERT) or bert_tiny."""
+    albert_small, bert_small, tiny (ALBERT) or bert_tiny."""
     try:
         values = VARIANTS[name]
     except KeyError:

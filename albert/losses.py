@@ -42,10 +42,11 @@ def pretraining_denominators(batch: dict) -> dict[str, tf.Tensor]:
 
 
 def pretraining_loss(
-    outputs: dict, batch: dict, denominators: dict | None = None
+    outputs: dict, batch: dict, denominators: dict | None = None, mlm: bool = True, sop: bool = True
 ) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
     """Masked-LM + sentence-order loss of a pretraining model's outputs on a batch with Google's
-    feature names; returns the total and its parts with the accuracies.
+    feature names; returns the total and its parts with the accuracies. Without `mlm` or `sop`
+    that part is left out of the total (it is still reported).
 
     `denominators` (from `pretraining_denominators` of a whole batch) normalise a micro-batch's
     sums by the whole batch's counts, so that the micro-batches' losses, metrics and gradients
@@ -55,7 +56,8 @@ def pretraining_loss(
     sums = pretraining_metric_sums(outputs, batch)
     mlm_loss = sums["masked_lm_loss_sum"] / (d["masked_lm_weight"] + 1e-5)
     sop_loss = sums["sentence_order_loss_sum"] / d["examples"]
-    return mlm_loss + sop_loss, {
+    total = (mlm_loss if mlm else 0.0) + (sop_loss if sop else 0.0)
+    return total, {
         "masked_lm_loss": mlm_loss,
         "masked_lm_accuracy": sums["masked_lm_correct"] / tf.maximum(d["masked_lm_weight"], 1.0),
         "sentence_order_loss": sop_loss,

@@ -7,6 +7,7 @@ task by its name.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,6 +17,8 @@ import tensorflow as tf
 from absl import logging as absl_logging
 
 from albert import checkpoints, configs, devices, distribute, serving, settings, training
+from albert.aws import container
+from albert.aws import flags as aws_flags
 from albert.pretrained import DownloadError
 from albert.tokenization import create_tokenizer
 
@@ -39,35 +42,53 @@ def run_task(task_class, argv: Sequence[str] | None = None) -> int:
 
 
 def run(task, log: Callable[[str], None] = training.print_line) -> None:
-    """The steps every task's run shares, in order."""
+    """Starts this process's workers (inside SageMaker, from its job), then `execute`s the task."""
     v = task.values
     absl_logging.set_verbosity(absl_logging.WARNING)  # TensorFlow's checkpoint INFO lines drown the log
-    workers = start_workers(v)
+    job = container.current()  # inside SageMaker, or None
+    workers = start_workers(v, job)
+    aws_flags.resolve(v, workers.num_replicas, job.home if job else None)
+    tf.config.run_functions_eagerly(v.eager)
+    if v.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(v.random_seed)
+    model, _ = execute(task, workers, log)
+    if job and workers.is_chief:
+        container.save_model(model, job, log)
+        container.save_outputs(v.output_dir, job, log)
+
+
+def execute(task, workers: distribute.Workers, log: Callable[[str], None]) -> tuple[keras.Model, dict | None]:
+    """The steps of a task's run once its workers are started, in order: checks, every input,
+    the model, training, then on the chief evaluation, predictions and export. Returns the
+    model and its results (evaluation, else the predictions' scores; None on other workers)."""
+    v = task.values
     task.check()
     task.check_schedule()
     config = model_config(v)
     workers.worker_batch(v.train_batch_size, v.gradient_accumulation_steps)  # refuses a batch that does not split
-    tokenizer = fine_tuning_tokenizer(v, config)
+    tokenizer = fine_tuning_tokenizer(v, config) if task.reads_text else None
     task.read_inputs(tokenizer)  # every input first, so that a bad file stops the run before any training
-    if v.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(v.random_seed)
     os.makedirs(v.output_dir, exist_ok=True)
     with workers.scope():
         model = task.create_model(config)
     if v.do_train:
         training.fit(task, model, workers, log)
-    if workers.is_chief:  # the chief evaluates, predicts and exports
-        finish(task, model, tokenizer, log)
+    results = finish(task, model, tokenizer, log) if workers.is_chief else None
+    return model, results
 
 
-def start_workers(v: settings.Values) -> distribute.Workers:
+def start_workers(v: settings.Values, job: container.SageMaker | None = None) -> distribute.Workers:
     """Sets up the device and starts this process's workers; call it before any other
     TensorFlow work. `v.learning_rate` becomes the rate for the workers, scaled as
-    --learning_rate_scaling says."""
+    --learning_rate_scaling says. In a SageMaker `job` of several hosts, tf.distribute's
+    workers are its hosts."""
     engine = v.distribution or ("horovod" if v.use_horovod else "single")
     if v.use_horovod and engine != "horovod":
         raise ValueError(f"--use_horovod and --distribution {engine} disagree; give one")
+    cluster = container.tf_config(job) if job and engine == "tf" else None
+    if cluster and "TF_CONFIG" not in os.environ:
+        os.environ["TF_CONFIG"] = json.dumps(cluster)
     local_rank, local_size = distribute.local_placement()
     devices.setup(v.device, local_rank, local_size, v.intra_op_threads, v.inter_op_threads)
     workers = distribute.create_workers(engine)
@@ -76,13 +97,15 @@ def start_workers(v: settings.Values) -> distribute.Workers:
 
 
 def model_config(v: settings.Values) -> configs.BertConfig:
-    """The model config named by --albert_config_file / --model_type, checked against
-    --max_seq_length."""
+    """The model config named by --albert_config_file / --model_type, with the dropouts given,
+    checked against --max_seq_length."""
     source = v.albert_config_file
     if not os.path.exists(source) and source in configs.VARIANTS:
         config = configs.get_config(source)
     else:
         config = configs.load_model_config(source, v.model_type)
+    dropouts = ("hidden_dropout_prob", "attention_probs_dropout_prob")
+    config = config.replace(**{name: getattr(v, name) for name in dropouts if getattr(v, name) is not None})
     if config.max_position_embeddings < v.max_seq_length:
         raise configs.ConfigError(
             source,
@@ -93,10 +116,7 @@ def model_config(v: settings.Values) -> configs.BertConfig:
 
 
 def fine_tuning_tokenizer(v: settings.Values, config: configs.BertConfig):
-    """The tokenizer of a task that reads text (None for one that reads records), checked
-    against the model's vocabulary."""
-    if not hasattr(v, "spm_model_file"):
-        return None
+    """The tokenizer of a task that reads text, checked against the model's vocabulary."""
     tokenizer = create_tokenizer(v.spm_model_file, v.vocab_file, v.do_lower_case)
     if tokenizer.vocab_size > config.vocab_size:
         raise configs.ConfigError(
@@ -107,25 +127,30 @@ def fine_tuning_tokenizer(v: settings.Values, config: configs.BertConfig):
     return tokenizer
 
 
-def finish(task, model: keras.Model, tokenizer, log: Callable[[str], None]) -> None:
+def finish(task, model: keras.Model, tokenizer, log: Callable[[str], None]) -> dict | None:
     """Evaluation results, predictions and the SavedModel of the trained model: the best
-    checkpoint kept, unless this run trained without evaluating (then its newest)."""
+    checkpoint kept, unless this run trained without evaluating (then its newest). Returns the
+    results (evaluation, else the predictions' scores) if any."""
     v = task.values
     do_predict, export_dir = getattr(v, "do_predict", False), getattr(v, "export_dir", None)
     if not (v.do_eval or do_predict or export_dir):
-        return
+        return None
+    results = None
     use_best = task.evaluates_during_training() or not v.do_train
     step = checkpoints.restore_for_evaluation(model, v.output_dir, v.init_checkpoint, use_best=use_best)
     if v.do_eval:
-        report_results(task.evaluation_results(model, v.output_dir, v.do_train, step), v.output_dir, log)
+        results = task.evaluation_results(model, v.output_dir, v.do_train, step)
+        report_results(results, v.output_dir, log)
     if do_predict:
         paths, scores = task.predict(model)
         for path in paths:
             log(f"predictions: {path}")
         if scores and not v.do_eval:
-            report_results({**scores, "global_step": step}, v.output_dir, log)
+            results = {**scores, "global_step": step}
+            report_results(results, v.output_dir, log)
     if export_dir:
         export(model, export_dir, tokenizer, v.max_seq_length, task.script, log)
+    return results
 
 
 def report_results(results: dict, output_dir: str, log: Callable[[str], None]) -> None:

@@ -147,10 +147,13 @@ def _add(container, setting: Setting) -> None:
     )
 
 
-def build_parser(table: Sequence[Setting], prog: str | None = None, description: str | None = None):
+def build_parser(
+    table: Sequence[Setting], prog: str | None = None, description: str | None = None, add_help: bool = True
+):
     """An argparse parser of the table, its settings grouped as the table groups them."""
     parser = argparse.ArgumentParser(
         prog=prog,
+        add_help=add_help,
         usage="%(prog)s [--setting=value ...]",
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -177,6 +180,14 @@ def parse(
     if missing:
         parser.error(f"{', '.join(missing)} required")
     return Values({**{s.name: s.default for s in table}, **given}, given, spelled)
+
+
+def parse_known(table: Sequence[Setting], argv: Sequence[str]) -> tuple[Values, list[str]]:
+    """The table's values in `argv`, and the arguments that are not the table's (in order)."""
+    namespace, rest = build_parser(table, add_help=False).parse_known_args(list(argv))
+    given = vars(namespace)
+    spelled = given.pop("_spelled", {})
+    return Values({**{s.name: s.default for s in table}, **given}, given, spelled), rest
 
 
 def to_argv(table: Sequence[Setting], values: Mapping[str, Any], script: str = "the script") -> list[str]:

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
 from albert import checkpoints, distribute, optimization, precision
+from albert.aws import flags as aws_flags
 from albert.modeling import dropout_states, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.progress import ProgressBar, format_duration
@@ -168,16 +169,24 @@ def create_optimization(
     settings, steps: int, warmup: int, workers: distribute.Workers
 ) -> tuple[optimization.AdamWeightDecay, precision.LossScale]:
     """The optimizer, with its warmup + decay schedule, and the loss scale that a task's settings
-    describe (`learning_rate`, `poly_power`, `decay_after_warmup`, `optimizer`, `weight_decay_rate`,
-    `adam_epsilon`, `adam_bias_correction`, `data_type`), made in the workers' scope."""
+    describe (`learning_rate`, `end_learning_rate`, `poly_power`, `decay_after_warmup`,
+    `optimizer`, `weight_decay_rate`, `beta_1`, `beta_2`, `adam_epsilon`, `adam_bias_correction`,
+    `data_type`), made in the workers' scope."""
     schedule = optimization.WarmupPolynomialDecay(
-        settings.learning_rate, steps, warmup, power=settings.poly_power, decay_after_warmup=settings.decay_after_warmup
+        settings.learning_rate,
+        steps,
+        warmup,
+        end_learning_rate=settings.end_learning_rate,
+        power=settings.poly_power,
+        decay_after_warmup=settings.decay_after_warmup,
     )
     with workers.scope():
         optimizer = optimization.create_optimizer(
             settings.optimizer,
             schedule,
             weight_decay_rate=settings.weight_decay_rate,
+            beta_1=settings.beta_1,
+            beta_2=settings.beta_2,
             epsilon=settings.adam_epsilon,
             bias_correction=settings.adam_bias_correction,
         )
@@ -208,6 +217,7 @@ class LoopConfig:
         batch_size: sequences per step (all micro-batches), for the sequences/s figure.
         save_checkpoints_steps, keep_checkpoint_max: how often to save and how many to keep.
         log_steps: how often to log (and write summaries).
+        summary_dir: TensorBoard's folder, with `train/` and `eval/` (default output_dir).
     """
 
     output_dir: str
@@ -216,6 +226,11 @@ class LoopConfig:
     save_checkpoints_steps: int = 1000
     keep_checkpoint_max: int = 5
     log_steps: int = 100
+    summary_dir: str | None = None
+
+    def summaries(self, kind: str) -> str:
+        """The folder of the `kind` ("train", "eval") of summaries."""
+        return os.path.join(self.summary_dir or self.output_dir, kind)
 
     def __post_init__(self) -> None:
         for name in ("num_train_steps", "batch_size", "save_checkpoints_steps", "keep_checkpoint_max", "log_steps"):
@@ -236,23 +251,19 @@ def format_metrics(metrics: dict[str, float], names: Sequence[str]) -> str:
 LOGGED = ("loss", "learning_rate", "grad_norm")
 
 
+# A callback of the chief during training: (every how many steps, fn(step)); also after the last.
+Hook = tuple[int, Callable[[int], None]]
+
+
 def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[str], None] = print_line) -> dict:
     """Trains `model` (from `task.create_model`, in `workers.scope()`) as the task's settings
-    say, resuming in its output_dir; with `task.evaluates_during_training()` every checkpoint is
-    evaluated and the best kept. Returns the last logged training metrics."""
+    say, resuming in its output_dir. The model is evaluated every --validation_frequency steps
+    with --do_eval, else at every checkpoint when `task.evaluates_during_training()`; a task with
+    a `main_metric` keeps the best. Returns the last logged training metrics."""
     v = task.values
     steps, warmup = task.schedule()
     optimizer, loss_scale = create_optimization(v, steps, warmup, workers)
     dataset = task.train_dataset(workers, workers.worker_batch(v.train_batch_size, v.gradient_accumulation_steps))
-
-    def keep_if_best(step: int) -> None:
-        results = {**task.evaluate(model), "global_step": step}
-        shown = "  ".join(f"{k} {value:.4f}" for k, value in sorted(results.items()) if k != "global_step")
-        log(f"eval at step {step}: {shown}")
-        best = checkpoints.best_results(v.output_dir)
-        if best is None or results[task.main_metric] > best[task.main_metric]:
-            checkpoints.save_best(model, v.output_dir, results)
-
     loop = LoopConfig(
         v.output_dir,
         steps,
@@ -260,7 +271,12 @@ def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[st
         save_checkpoints_steps=min(v.save_checkpoints_steps, steps),
         keep_checkpoint_max=v.keep_checkpoint_max,
         log_steps=min(v.log_steps, steps),
+        summary_dir=v.summary_dir,
     )
+    every = v.validation_frequency if v.do_eval and v.validation_frequency > 0 else 0
+    if not every and task.evaluates_during_training():
+        every = loop.save_checkpoints_steps
+    hooks = [(every, evaluation_hook(task, model, loop, log))] if every else []
     return train(
         model,
         task.loss,
@@ -269,14 +285,39 @@ def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[st
         loop,
         loss_scale=loss_scale,
         accumulation_steps=v.gradient_accumulation_steps,
+        clip_norm=v.max_grad_norm,
         jit_compile=v.xla,
         init_checkpoint=v.init_checkpoint,
+        init_optimizer=aws_flags.loads_optimizer(v),
         denominators_fn=task.denominators,
         logged=(LOGGED[0], *task.logged, *LOGGED[1:]),
         log=log,
-        on_save=keep_if_best if task.evaluates_during_training() else None,
+        hooks=(*hooks, *task.training_hooks(model, log)),
         workers=workers,
     )
+
+
+def evaluation_hook(task, model: keras.Model, loop: LoopConfig, log: Callable[[str], None]) -> Callable[[int], None]:
+    """Evaluates the model as it is, logs and summarises the results (under eval/), and keeps
+    the best by the task's `main_metric`."""
+    output_dir, writers = task.values.output_dir, []
+
+    def evaluate(step: int) -> None:
+        results = {**task.evaluate(model), "global_step": step}
+        shown = "  ".join(f"{k} {value:.4f}" for k, value in sorted(results.items()) if k != "global_step")
+        log(f"eval at step {step}: {shown}")
+        writers[:] = writers or [tf.summary.create_file_writer(loop.summaries("eval"))]  # the chief's only
+        with writers[0].as_default(step=step):
+            for name, value in results.items():
+                if name != "global_step":
+                    write_scalar(name, float(value))
+        writers[0].flush()
+        if task.main_metric:
+            best = checkpoints.best_results(output_dir)
+            if best is None or results[task.main_metric] > best[task.main_metric]:
+                checkpoints.save_best(model, output_dir, results)
+
+    return evaluate
 
 
 def train(
@@ -294,21 +335,23 @@ def train(
     denominators_fn: Callable[[dict], dict] | None = None,
     logged: Sequence[str] = LOGGED,
     log: Callable[[str], None] = print_line,
+    init_optimizer: bool = False,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
-    on_save: Callable[[int], None] | None = None,
+    hooks: Sequence[Hook] = (),
     workers: distribute.Workers | None = None,
 ) -> dict[str, float]:
     """Trains until `config.num_train_steps`, resuming from the newest checkpoint in
     `config.output_dir` (model, optimizer, loss scale, step, input position and dropout state:
     a resumed run ends with the weights of an uninterrupted one), else starting from
-    `init_checkpoint` (the weights it shares with the model, see `checkpoints.load_weights`) or
-    from scratch. `logged` names the metrics of log lines and summaries; `on_save(step)` runs
-    after each checkpoint (e.g. to evaluate it). Returns the mean metrics of the last logging
+    `init_checkpoint` (the weights it shares with the model, see `checkpoints.load_weights`, and
+    with `init_optimizer` the optimizer's moments of a checkpoint of this project) or from
+    scratch. `logged` names the metrics of log lines and summaries; each hook `(every, fn)` runs
+    `fn(step)` every `every` steps and after the last (e.g. to evaluate). Returns the mean metrics of the last logging
     interval. A non-finite loss stops the run with `TrainingError` before its update is applied.
 
     With several `workers` (model and optimizer made in `workers.scope()`), `dataset` is this
-    worker's shard; all start from the chief's weights, and only the chief logs, saves and calls
-    `on_save` (a resumed worker other than the chief starts its shard afresh).
+    worker's shard; all start from the chief's weights, and only the chief logs, saves and runs
+    the hooks (a resumed worker other than the chief starts its shard afresh).
     """
     loss_scale = loss_scale or precision.LossScale()
     workers = workers or distribute.Workers()
@@ -329,7 +372,7 @@ def train(
     iterator = iter(dataset)
     state = dict(model=model, optimizer=optimizer, loss_scale=loss_scale, global_step=global_step)
     manager = _checkpoint_manager(state, iterator, config, workers)
-    _restore_or_initialise(manager, model, init_checkpoint, global_step, workers.is_chief, log)
+    _restore_or_initialise(manager, init_checkpoint, init_optimizer, workers.is_chief, log)
     if workers.size > 1:
         _synchronise(model, optimizer, loss_scale, global_step, workers, config)
     packed_step, names = _packed_step(step_fn, dataset.element_spec)
@@ -339,7 +382,10 @@ def train(
         reporter.add(packed_step(next(iterator)), step + 1)
         step += 1
         log_now, save = config.due(step)
-        if not (log_now or save):
+        due = [
+            hook for every, hook in hooks if workers.is_chief and (step % every == 0 or step == config.num_train_steps)
+        ]
+        if not (log_now or save or due):
             continue
         means = reporter.means(names)
         _stop_unless_finite(means, reporter.steps, step, manager)
@@ -349,8 +395,10 @@ def train(
                 on_log(step, means)
         if workers.is_chief and save:
             manager.save(checkpoint_number=step)
-            if on_save:
-                on_save(step)
+        started = time.perf_counter()
+        for hook in due:
+            hook(step)
+        reporter.start += time.perf_counter() - started  # the hooks' time is not training's
     reporter.close()
     return reporter.last
 
@@ -373,11 +421,12 @@ def _checkpoint_manager(state: dict, iterator, config: LoopConfig, workers) -> t
     )
 
 
-def _restore_or_initialise(manager, model, init_checkpoint: str | None, global_step, is_chief: bool, log) -> None:
+def _restore_or_initialise(manager, init_checkpoint: str | None, init_optimizer: bool, is_chief: bool, log) -> None:
     """Resumes from the newest checkpoint of the run, else starts from `init_checkpoint`."""
+    state = manager.checkpoint
     if manager.latest_checkpoint:
         try:
-            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as err:
             raise TrainingError(
                 f"{manager.latest_checkpoint}: cannot resume, it was written with other settings "
@@ -385,11 +434,26 @@ def _restore_or_initialise(manager, model, init_checkpoint: str | None, global_s
                 "rerun with the same flags (e.g. --data_type) or a new --output_dir"
             ) from None
         if is_chief:
-            log(f"resuming from {manager.latest_checkpoint} at step {int(global_step.numpy())}")
+            log(f"resuming from {manager.latest_checkpoint} at step {int(state.global_step.numpy())}")
     elif init_checkpoint:
-        checkpoints.load_weights(model, init_checkpoint, new_heads=True)
+        path = checkpoints.load_weights(state.model, init_checkpoint, new_heads=True)
+        if init_optimizer:
+            _load_optimizer_moments(state.optimizer, path)
         if is_chief:
-            log(f"initialised the model from {init_checkpoint}")
+            log(f"initialised the model{' and optimizer' if init_optimizer else ''} from {init_checkpoint}")
+
+
+def _load_optimizer_moments(optimizer, path: str) -> None:
+    """The optimizer's moments from a training checkpoint of this project at `path`; its step
+    count starts again at 0, so the schedule is the new run's."""
+    try:
+        tf.train.Checkpoint(optimizer=optimizer).read(path).assert_existing_objects_matched().expect_partial()
+    except (AssertionError, ValueError, tf.errors.OpError) as err:
+        raise TrainingError(
+            f"{path}: holds no optimizer state of this model ({str(err).splitlines()[0][:120]}); "
+            "pass --load_optimizer_state=false to take the weights only"
+        ) from None
+    optimizer.iterations.assign(0)
 
 
 def _synchronise(model, optimizer, loss_scale, global_step, workers: distribute.Workers, config: LoopConfig) -> None:
@@ -434,7 +498,7 @@ class _Reporter:
 
     def __init__(self, config: LoopConfig, logged: Sequence[str], log: Callable[[str], None], is_chief: bool):
         self.config, self.logged, self.log, self.is_chief = config, tuple(logged), log, is_chief
-        self.writer = tf.summary.create_file_writer(os.path.join(config.output_dir, "train")) if is_chief else None
+        self.writer = tf.summary.create_file_writer(config.summaries("train")) if is_chief else None
         self.progress = ProgressBar(config.num_train_steps, "steps") if is_chief else None
         self.last: dict[str, float] = {}
         self._restart()

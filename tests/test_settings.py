@@ -3,6 +3,7 @@ made from the tables, and the launcher's commands made from them too."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -158,3 +159,58 @@ def test_schedules_from_steps_epochs_and_warmup():
         schedule_of("classifier", "--train_step=4", "--num_train_epochs=1")
     with pytest.raises(ValueError, match="--warmup_steps and --warmup_proportion both set the warmup"):
         schedule_of("pretraining", "--warmup_steps=4", "--warmup_proportion=0.1")
+
+
+# -- AWS's settings ------------------------------------------------------------------------------
+
+
+def aws(*argv: str, replicas: int = 1, home=None) -> settings.Values:
+    from albert.aws import flags
+
+    v = parse(TASKS["pretraining"].settings, list(argv))
+    flags.resolve(v, replicas, home)
+    return v
+
+
+def test_aws_settings_become_the_projects(tmp_path):
+    v = aws("--model_type=bert", "--model_size=base", "--per_gpu_batch_size=32", "--gradient_accumulation_steps=4",
+            "--filesystem_prefix=/fsx", "--train_dir=data/train", "--val_dir=data/val", "--run_name=p1",
+            "--log_dir=logs", "--skip_xla", replicas=8)  # fmt: skip
+    assert (v.albert_config_file, v.train_batch_size, v.xla) == ("bert_base", 32 * 8 * 4, False)
+    assert (v.input_file, v.eval_file) == ("/fsx/data/train/*.tfrecord*", "/fsx/data/val/*.tfrecord*")
+    assert (v.output_dir, v.summary_dir) == ("/fsx/checkpoints/bert/p1", "/fsx/logs/p1")
+    # inside SageMaker: the channel is the file system, runs go to its checkpoint folder
+    v = aws("--model_size=tiny", "--train_dir=records", "--name=job", home=(str(tmp_path), "/opt/ml/checkpoints"))
+    assert (v.input_file, v.output_dir) == (f"{tmp_path}/records/*.tfrecord*", "/opt/ml/checkpoints/job")
+
+
+def test_aws_checkpoint_paths_name_a_runs_checkpoint(tmp_path):
+    run = tmp_path / "checkpoints/bert/phase1"
+    run.mkdir(parents=True)
+    (run / "ckpt-14076.index").write_text("")
+    common = ("--model_size=tiny", "--output_dir=o", "--load_from=checkpoint", f"--filesystem_prefix={tmp_path}")
+    for path in ("checkpoints/bert/phase1-step14076", "checkpoints/bert/-step14076"):  # a run name, an unset one
+        v = aws(*common, f"--checkpoint_path={path}")
+        assert v.init_checkpoint == str(run / "ckpt-14076")
+    assert aws(*common, "--checkpoint_path=/elsewhere/ckpt-3").init_checkpoint == "/elsewhere/ckpt-3"
+    with pytest.raises(ValueError, match="names no run .* with step 7: none"):
+        aws(*common, "--checkpoint_path=checkpoints/bert/-step7")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model_size=tiny", "--output_dir=o", "--per_gpu_batch_size=4", "--train_batch_size=8"],
+         "--per_gpu_batch_size and --train_batch_size both set train_batch_size; give one"),
+        (["--model_size=tiny", "--albert_config_file=tiny", "--output_dir=o"], "both set albert_config_file"),
+        (["--model_size=xxlarge", "--model_type=bert", "--output_dir=o"], "is not a bert size; use one of tiny"),
+        (["--output_dir=o"], "--albert_config_file (or --model_size with --model_type) is required"),
+        (["--model_size=tiny"], "--output_dir is required (or AWS's --run_name"),
+        (["--model_size=tiny", "--output_dir=o", "--skip_xla", "--xla"], "--skip_xla and --xla both set xla"),
+        (["--model_size=tiny", "--output_dir=o", "--load_from=checkpoint"], "--load_from=checkpoint needs"),
+        (["--model_size=tiny", "--output_dir=o", "--checkpoint_path=x"], "--checkpoint_path needs --load_from"),
+    ],
+)  # fmt: skip
+def test_aws_settings_that_contradict_are_refused(argv, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        aws(*argv)

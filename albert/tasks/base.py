@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from albert import devices, distribute, precision
+from albert.aws.flags import AWS
 from albert.optimization import OPTIMIZERS
 from albert.settings import Setting, Values, defaults, group
 
@@ -22,20 +23,25 @@ from albert.settings import Setting, Values, defaults, group
 # Settings every script has. Other spellings: Google's BERT (bert_config_file), Google's ALBERT
 # run_classifier.py (train_step, warmup_step), Habana's demo and run_squad_v1.py (train_steps,
 # warmup_steps, save_summary_steps), AWS's scripts (total_steps, warmup_steps, weight_decay,
-# epsilon, learning_rate_decay_power, log_frequency, checkpoint_frequency, seed).
+# epsilon, learning_rate_decay_power, log_frequency, checkpoint_frequency, evaluate_frequency,
+# seed). AWS's settings that mean something else than a spelling are in `albert.aws.flags`.
 # ----------------------------------------------------------------------------------------------
 
 MODEL = group(
     "Model and checkpoints",
-    Setting("output_dir", str, None, "Checkpoints, summaries and results are written here.", required=True),
+    Setting(
+        "output_dir",
+        str,
+        None,
+        "Checkpoints, summaries and results are written here. Required (or AWS's --run_name).",
+    ),
     Setting(
         "albert_config_file",
         str,
         None,
-        "Google's albert_config.json / bert_config.json, Hugging Face's "
-        "config.json, or a variant name such as albert_base_v2 or tiny.",
+        "Google's albert_config.json / bert_config.json, Hugging Face's config.json, or a variant "
+        "name such as albert_base_v2 or tiny. Required (or --model_size).",
         aliases=("bert_config_file",),
-        required=True,
     ),
     Setting("model_type", str, "albert", "Architecture of --albert_config_file.", choices=("albert", "bert")),
     Setting(
@@ -45,6 +51,8 @@ MODEL = group(
         "Start from this checkpoint: a prefix, a directory (its newest), a "
         "Hugging Face folder or a released model's name (albert_base_v2, ...; downloaded once).",
     ),
+    Setting("hidden_dropout_prob", float, None, "Dropout of the hidden states (default: the config's)."),
+    Setting("attention_probs_dropout_prob", float, None, "Dropout of the attention weights (default: the config's)."),
     Setting("do_train", bool, True, "Train."),
     Setting("do_eval", bool, False, "Evaluate."),
 )
@@ -64,6 +72,7 @@ SCHEDULE = group(
     Setting("train_batch_size", int, 32, "Sequences per optimizer step, over all workers and micro-batches."),
     Setting("optimizer", str, "adamw", "Optimizer.", choices=tuple(OPTIMIZERS)),
     Setting("learning_rate", float, 5e-5, "Peak learning rate."),
+    Setting("end_learning_rate", float, 0.0, "Learning rate at the last step."),
     Setting(
         "poly_power", float, 1.0, "Power of the polynomial learning-rate decay.", aliases=("learning_rate_decay_power",)
     ),
@@ -77,6 +86,9 @@ SCHEDULE = group(
     Setting(
         "adam_epsilon", float, 1e-6, "Adam's epsilon (Google's 1e-6; PyTorch's AdamW uses 1e-8).", aliases=("epsilon",)
     ),
+    Setting("beta_1", float, 0.9, "Adam's decay of the first moment."),
+    Setting("beta_2", float, 0.999, "Adam's decay of the second moment."),
+    Setting("max_grad_norm", float, 1.0, "Clip the gradients to this global norm (0: no clipping)."),
     Setting(
         "adam_bias_correction",
         bool,
@@ -104,6 +116,15 @@ LOOP = group(
         "Steps between log lines and TensorBoard summaries.",
         aliases=("log_frequency", "save_summary_steps"),
     ),
+    Setting(
+        "validation_frequency",
+        int,
+        0,
+        "Steps between evaluations during training (with --do_eval; 0: fine-tuning evaluates each checkpoint, "
+        "pretraining at the end).",
+        aliases=("evaluate_frequency",),
+    ),
+    Setting("summary_dir", str, None, "TensorBoard summaries' folder (default <output_dir>/train)."),
     Setting("random_seed", int, 12345, "Seed of weights initialisation, data order and dropout.", aliases=("seed",)),
     Setting("deterministic", bool, False, "Deterministic TensorFlow ops (bit-identical reruns; slower)."),
 )
@@ -126,7 +147,7 @@ DEVICES = group(
     Setting("inter_op_threads", int, 0, "TensorFlow's operations run at once (0: as many as cores)."),
 )
 
-SHARED = (*MODEL, *SCHEDULE, *LOOP, *DEVICES)
+SHARED = (*MODEL, *SCHEDULE, *LOOP, *DEVICES, *AWS)
 
 # What the fine-tuning scripts share besides (Google's run_classifier.py / run_squad_v1.py names).
 FINE_TUNING = group(
@@ -167,6 +188,8 @@ class Task:
     # commas gives one per phase), and those the tiny model replaces.
     demo: ClassVar[dict[str, dict[str, Any]]] = {}
     demo_tiny: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Whether the task reads text (needs a tokenizer) rather than records.
+    reads_text: ClassVar[bool] = True
     # Whether --num_train_steps given with --num_train_epochs wins (else both are refused).
     steps_over_epochs: ClassVar[bool] = False
 
@@ -242,6 +265,11 @@ class Task:
     denominators: ClassVar[Callable[[dict], dict] | None] = None
 
     # -- evaluation and predictions -------------------------------------------------------------
+    def training_hooks(self, model: keras.Model, log: Callable[[str], None]) -> list[tuple[int, Callable]]:
+        """The task's own callbacks of the chief during training, as (every how many steps,
+        fn(step)) (see `training.train`)."""
+        return []
+
     def evaluates_during_training(self) -> bool:
         """Whether every checkpoint is evaluated, keeping the best by `main_metric`."""
         return False

@@ -27,6 +27,7 @@ from albert.data.documents import InputError, expand_input_patterns
 from albert.data.pretraining import check_pretraining_records, make_pretraining_dataset
 from albert.run import run_task
 from albert.settings import Setting, group, with_defaults
+from albert.tasks import fast_squad
 from albert.tasks.base import SHARED, Task
 
 USAGE = __doc__  # the module's: the class body's __doc__ is the class's own
@@ -62,8 +63,12 @@ class PretrainingTask(Task):
             Setting("max_predictions_per_seq", int, 20, "Masked positions per sequence in the records."),
             Setting("eval_batch_size", int, 64, "Sequences per evaluation batch."),
             Setting("max_eval_steps", int, 100, "Evaluation batches."),
+            Setting("skip_mlm", bool, False, "Leave the masked-LM loss out of the loss (it is still reported)."),
+            Setting("skip_sop", bool, False, "Leave the sentence-order loss out of the loss (it is still reported)."),
         ),
+        *fast_squad.SETTINGS,
     )
+    reads_text = False  # records; the vocabulary settings are for SQuAD during pretraining
     logged = ("masked_lm_loss", "masked_lm_accuracy", "sentence_order_loss", "sentence_order_accuracy")
     denominators = staticmethod(losses.pretraining_denominators)
     # The demo's test sets: the sample text learnt by heart, and Habana's two BooksWiki phases.
@@ -87,13 +92,23 @@ class PretrainingTask(Task):
         v = self.values
         if (v.do_train or not v.eval_file) and not v.input_file:
             raise InputError(
-                "--input_file is required (training records, or the evaluation records without --eval_file)"
+                "--input_file (or --train_dir) is required: training records, or the evaluation records "
+                "without --eval_file"
             )
+        if v.skip_mlm and v.skip_sop:
+            raise ValueError("--skip_mlm and --skip_sop leave no loss to train; give at most one")
+        fast_squad.check(v)
+
+    def training_hooks(self, model, log):
+        return [fast_squad.hook(self.values, model, log)] if self.values.squad_frequency > 0 else []
 
     def read_inputs(self, tokenizer=None) -> None:
         v = self.values
         self.train_files = expand_input_patterns(v.input_file) if v.do_train else []
-        self.eval_files = expand_input_patterns(v.eval_file or v.input_file) if v.do_eval else []
+        evaluates = v.do_eval or v.validation_frequency > 0
+        self.eval_files = expand_input_patterns(v.eval_file or v.input_file) if evaluates else []
+        if v.squad_frequency > 0:
+            fast_squad.read_inputs(v)
         check_pretraining_records(
             sorted(set(self.train_files + self.eval_files)), v.max_seq_length, v.max_predictions_per_seq
         )
@@ -119,7 +134,8 @@ class PretrainingTask(Task):
         )
 
     def loss(self, outputs, batch, denominators):
-        return losses.pretraining_loss(outputs, batch, denominators)
+        v = self.values
+        return losses.pretraining_loss(outputs, batch, denominators, mlm=not v.skip_mlm, sop=not v.skip_sop)
 
     def evaluate(self, model: keras.Model) -> dict[str, float]:
         """Google's pretraining eval metrics over `max_eval_steps` batches of the records."""

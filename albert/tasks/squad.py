@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from albert import losses, modeling, precision, squad_eval, training
+from albert.aws import flags as aws_flags
 from albert.data import squad
 from albert.data.documents import InputError
 from albert.run import run_task
@@ -39,7 +40,7 @@ class SquadTask(Task):
     script = "run_squad_v1.py"
     description = USAGE
     settings = (
-        *with_defaults(SHARED, warmup_proportion=0.1),
+        *with_defaults(SHARED, warmup_proportion=0.1, checkpoint_dir="checkpoints/squad"),
         *with_defaults(FINE_TUNING, max_seq_length=384, num_train_epochs=3.0),
         *group(
             "SQuAD",
@@ -55,6 +56,15 @@ class SquadTask(Task):
             Setting("n_best_size", int, 20, "Candidate starts and ends per window, and n-best answers kept."),
             Setting("max_answer_length", int, 30, "Longest answer, in tokens."),
             Setting("version_2_with_negative", bool, False, "SQuAD 2.0: questions may have no answer."),
+            Setting(
+                "squad_version",
+                str,
+                None,
+                "AWS's: squadv1 (SQuAD v1.1) or squadv2 (2.0, as --version_2_with_negative); trains and scores "
+                "<filesystem_prefix>/squad_data/{train,dev}-v*.json unless --train_file / --predict_file say.",
+                aliases=("task_name",),
+                choices=("squadv1", "squadv2"),
+            ),
             Setting(
                 "null_score_diff_threshold", float, 0.0, "SQuAD 2.0: answer nothing when null - best exceeds this."
             ),
@@ -72,6 +82,8 @@ class SquadTask(Task):
 
     def check(self) -> None:
         v = self.values
+        if v.squad_version:
+            self._aws_version()
         if not (v.do_train or v.do_predict or v.do_eval):
             raise ValueError("nothing to do: pass --do_train, --do_eval or --do_predict")
         if v.do_train and not v.train_file:
@@ -80,6 +92,19 @@ class SquadTask(Task):
             raise InputError(f"--predict_file is required with {'--do_predict' if v.do_predict else '--do_eval'}")
         self.windows = squad.Settings(v.max_seq_length, v.doc_stride, v.max_query_length)
         self.windows.check()
+
+    def _aws_version(self) -> None:
+        """AWS's run_squad.py: --squad_version picks the version and the files, and dev is scored."""
+        v = self.values
+        version_2 = v.squad_version == "squadv2"
+        if v.given("version_2_with_negative") and v.version_2_with_negative != version_2:
+            raise ValueError(f"{v.flag('squad_version')}={v.squad_version} and --version_2_with_negative disagree")
+        v.version_2_with_negative = version_2
+        files = aws_flags.squad_files(v)
+        if files:
+            v.train_file, v.predict_file = v.train_file or files[0], v.predict_file or files[1]
+        if not v.given("do_eval"):
+            v.do_eval = bool(v.predict_file)
 
     def _load(self, path: str, is_training: bool, record_path: str | None, tokenizer, index_path=None):
         v = self.values
