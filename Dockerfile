@@ -9,7 +9,7 @@ FROM nvidia/cuda:12.5.1-cudnn-devel-ubuntu22.04
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 RUN apt-get update && apt-get install -y --no-install-recommends \
         python3 python3-dev python3-venv build-essential git \
-        openmpi-bin libopenmpi-dev openssh-client openssh-server libnccl2 libnccl-dev \
+        openmpi-bin libopenmpi-dev openssh-client openssh-server \
     && rm -rf /var/lib/apt/lists/*
 
 # SageMaker's MPI jobs start the workers over SSH between the job's hosts.
@@ -22,14 +22,17 @@ RUN mkdir -p /var/run/sshd /root/.ssh \
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
-COPY . /opt/albert
+# The stack first (a change to the code does not rebuild Horovod), then the project.
 WORKDIR /opt/albert
-RUN TENSORFLOW="tensorflow[and-cuda]==2.18.1" \
-    HOROVOD_WITH_MPI=1 HOROVOD_WITH_GLOO=1 HOROVOD_GPU_OPERATIONS=NCCL HOROVOD_NCCL_LINK=SHARED \
-    HOROVOD_CUDA_HOME=/usr/local/cuda \
+COPY requirements.txt ./
+COPY tools/ tools/
+RUN TENSORFLOW="tensorflow[and-cuda]==2.18.1" PROJECT=0 \
+    HOROVOD_WITH_MPI=1 HOROVOD_WITH_GLOO=1 HOROVOD_GPU_OPERATIONS=NCCL HOROVOD_CUDA_HOME=/usr/local/cuda \
         tools/install-training-stack.sh /opt/venv/bin/python \
     && pip install --quiet --no-cache-dir sagemaker-training mpi4py \
-    && horovodrun --check-build
+    && python -c "import horovod.tensorflow as h; assert h.mpi_built() and h.nccl_built(), 'Horovod lacks MPI or NCCL'"
+COPY . /opt/albert
+RUN pip install --quiet --no-deps /opt/albert
 
 # Interactive use (the README's `docker run ... /bin/bash`) starts here, beside the FSx mount.
 WORKDIR /fsx

@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         values = settings.parse(table, rest, f"{prog} (--entry_point={launcher.entry_point})")
         request = job.submit(job.build(launcher, values, task))
-    except (job.LaunchError, settings.SettingError) as err:
+    except ValueError as err:  # the launcher's, the settings', AWS's settings that contradict each other
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # botocore's and the SDK's errors: no credentials, access denied, ...

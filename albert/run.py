@@ -46,8 +46,9 @@ def run(task, log: Callable[[str], None] = training.print_line) -> None:
     v = task.values
     absl_logging.set_verbosity(absl_logging.WARNING)  # TensorFlow's checkpoint INFO lines drown the log
     job = container.current()  # inside SageMaker, or None
+    aws_flags.resolve(v, job)
     workers = start_workers(v, job)
-    aws_flags.resolve(v, workers.num_replicas, job.home if job else None)
+    aws_flags.resolve_batch(v, workers.num_replicas)
     tf.config.run_functions_eagerly(v.eager)
     if v.deterministic:
         tf.config.experimental.enable_op_determinism()

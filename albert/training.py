@@ -257,9 +257,9 @@ Hook = tuple[int, Callable[[int], None]]
 
 def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[str], None] = print_line) -> dict:
     """Trains `model` (from `task.create_model`, in `workers.scope()`) as the task's settings
-    say, resuming in its output_dir. The model is evaluated every --validation_frequency steps
-    with --do_eval, else at every checkpoint when `task.evaluates_during_training()`; a task with
-    a `main_metric` keeps the best. Returns the last logged training metrics."""
+    say, resuming in its output_dir. When `task.evaluates_during_training()` the model is
+    evaluated every --validation_frequency steps, else at every checkpoint; a task with a
+    `main_metric` keeps the best. Returns the last logged training metrics."""
     v = task.values
     steps, warmup = task.schedule()
     optimizer, loss_scale = create_optimization(v, steps, warmup, workers)
@@ -273,10 +273,8 @@ def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[st
         log_steps=min(v.log_steps, steps),
         summary_dir=v.summary_dir,
     )
-    every = v.validation_frequency if v.do_eval and v.validation_frequency > 0 else 0
-    if not every and task.evaluates_during_training():
-        every = loop.save_checkpoints_steps
-    hooks = [(every, evaluation_hook(task, model, loop, log))] if every else []
+    every = v.validation_frequency or loop.save_checkpoints_steps
+    hooks = [(every, evaluation_hook(task, model, loop, log))] if task.evaluates_during_training() else []
     return train(
         model,
         task.loss,

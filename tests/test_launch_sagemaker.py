@@ -137,6 +137,40 @@ def test_the_readme_commands_build_valid_requests(name, aws_environment, capsys)
             assert hyperparameters[key] == type(hyperparameters[key])(value), key
     if name == "bert-phase2":  # the FSx path as the container sees it
         assert hyperparameters["checkpoint_path"] == "/opt/ml/input/data/training/checkpoints/bert/-step14076"
+    # AWS's defaults where they differ from Google's
+    assert hyperparameters["hidden_dropout_prob"] == hyperparameters["attention_probs_dropout_prob"] == 0.0
+    assert ("end_learning_rate" in hyperparameters) == ("run_pretraining" in typed["entry_point"])
+    assert_the_container_takes(request)
+
+
+def assert_the_container_takes(request: dict) -> None:
+    """The hyperparameters, as SageMaker's toolkit turns them into `--key value` arguments, are
+    settings the entry point accepts."""
+    from albert import settings
+    from albert.aws.job import ENTRY_POINTS
+    from albert.tasks import TASKS
+
+    hyperparameters = decoded(request)
+    task = TASKS[ENTRY_POINTS[hyperparameters["sagemaker_program"].split("/")[-1]]]
+    argv = [part for key, value in hyperparameters.items() if not key.startswith("sagemaker_")
+            for part in (f"--{key}", str(value))]  # fmt: skip
+    values = settings.parse(task.settings, argv)
+    assert values.filesystem_prefix == "/opt/ml/input/data/training"
+
+
+def test_what_the_launcher_passes_reaches_the_script_as_given(aws_environment, capsys):
+    argv = [*arguments(COMMANDS["albert-pretrain"]), "--noxla", "--nodo_eval", "--filesystem_prefix=/fsx",
+            "--input_file=/fsx/a/*.tfrecord,/fsx/b/*.tfrecord", "--end_learning_rate=0"]  # fmt: skip
+    request = dry_run(capsys, argv)
+    hyperparameters = decoded(request)
+    assert (hyperparameters["xla"], hyperparameters["do_eval"]) == (False, False)  # booleans by their names
+    assert hyperparameters["filesystem_prefix"] == "/opt/ml/input/data/training"
+    assert (
+        hyperparameters["input_file"]
+        == "/opt/ml/input/data/training/a/*.tfrecord,/opt/ml/input/data/training/b/*.tfrecord"
+    )
+    assert hyperparameters["end_learning_rate"] == 0.0 and "train_dir" not in hyperparameters
+    assert_the_container_takes(request)
 
 
 def test_instance_types_set_processes_per_host(aws_environment, capsys):
@@ -178,6 +212,9 @@ def test_spot_checkpoints_and_tf_distribute(aws_environment, capsys):
         (None, ["--entry_point=train.py"], "--entry_point train.py: not a script of this project"),
         (None, ["--total_stepz=3"], "unrecognized arguments: --total_stepz=3"),
         (None, ["--per_gpu_batch_size=many"], "invalid int value: 'many'"),
+        (None, ["--model_size=xxlarge", "--model_type=bert"], "--model_size xxlarge is not a bert size"),
+        (None, ["--train_batch_size=64"], "--per_gpu_batch_size and --train_batch_size both set"),
+        (None, ["--load_from=checkpoint"], "--load_from=checkpoint needs --checkpoint_path"),
     ],
 )
 def test_bad_launches_are_one_line_errors(unset, extra, message, aws_environment, monkeypatch, capsys):
@@ -188,7 +225,7 @@ def test_bad_launches_are_one_line_errors(unset, extra, message, aws_environment
     except SystemExit as exit:  # argparse's errors
         status = exit.code
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert status == 2 and message in last and last.count("error:") == 1
+    assert status == 2 and message in last and last.count("error:") == 1, last
 
 
 def test_the_readme_placeholder_fsx_id_is_named(aws_environment, monkeypatch, capsys):

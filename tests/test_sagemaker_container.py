@@ -51,6 +51,7 @@ def hyperparameters(channel: str) -> list[str]:
         "checkpoint_frequency": 4, "name": "spot", "skip_xla": True, "model_dir": "/opt/ml/model",
         "max_seq_length": SAMPLE_SEQ_LENGTH, "max_predictions_per_seq": SAMPLE_PREDICTIONS,
         "val_dir": "data/train", "do_eval": True, "validation_frequency": 12, "max_eval_steps": 4,
+        "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,  # the dropout state resumes too
     }  # fmt: skip
     return [part for key, value in values.items() for part in (f"--{key}", str(value))]
 
@@ -166,10 +167,10 @@ def test_the_readme_squad_commands(version, tmp_path, sample_spm_model):
             squad_v2_sample(fsx / f"squad_data/{name}-v2.0.json")
     run(SQUAD, f"--filesystem_prefix={fsx}", "--load_from=scratch", "--model_type=albert", "--model_size=tiny",
         "--per_gpu_batch_size=6", "--total_steps=4", "--warmup_steps=1", "--learning_rate=3e-5",
-        f"--task_name={version}", f"--spm_model_file={sample_spm_model}", "--max_seq_length=128")  # fmt: skip
-    results = dict(
-        line.split(" = ") for line in open(fsx / "checkpoints/squad/default/eval_results.txt").read().splitlines()
-    )
+        f"--task_name={version}", f"--spm_model_file={sample_spm_model}", "--max_seq_length=128",
+        f"--run_name={version}")  # fmt: skip
+    lines = open(fsx / f"checkpoints/squad/{version}/eval_results.txt").read().splitlines()
+    results = dict(line.split(" = ") for line in lines)
     assert 0 <= float(results["f1"]) <= 100
     assert ("HasAns_f1" in results) == (version == "squadv2")
 
@@ -196,14 +197,19 @@ def test_per_gpu_batch_trains_the_batch_it_makes(tmp_path, sample_records):
 
 
 def test_squad_during_pretraining_leaves_the_pretraining_as_it_was(tmp_path, sample_records, sample_spm_model):
+    """AWS's default SQuAD 2.0, from the file system's squad_data/, with dropout in the pretraining."""
     common = [f"--input_file={sample_records}", "--model_size=tiny", *RECORDS, "--train_batch_size=8",
-              "--num_train_steps=6", "--learning_rate=1e-3", "--optimizer=adamw",
-              "--save_checkpoints_steps=6"]  # fmt: skip
+              "--num_train_steps=6", "--learning_rate=1e-3", "--optimizer=adamw", "--save_checkpoints_steps=6",
+              "--hidden_dropout_prob=0.1", "--attention_probs_dropout_prob=0.1"]  # fmt: skip
     run(PRETRAIN, *common, f"--output_dir={tmp_path / 'plain'}")
+    (tmp_path / "fsx/squad_data").mkdir(parents=True)
+    for name in ("train", "dev"):
+        squad_v2_sample(tmp_path / f"fsx/squad_data/{name}-v2.0.json")
     done = run(PRETRAIN, *common, f"--output_dir={tmp_path / 'squad'}", "--squad_frequency=3", "--squad_steps=4",
-               f"--spm_model_file={sample_spm_model}", "--squad_max_seq_length=64", "--squad_batch_size=4")  # fmt: skip
+               f"--spm_model_file={sample_spm_model}", "--squad_max_seq_length=64", "--squad_batch_size=4",
+               "--squad_version=squadv2", f"--filesystem_prefix={tmp_path / 'fsx'}")  # fmt: skip
     scores = re.findall(r"squad at step (\d+): exact_match ([0-9.]+)  f1 ([0-9.]+)", done.stdout)
     assert [int(s[0]) for s in scores] == [3, 6] and all(0 <= float(s[2]) <= 100 for s in scores)
-    assert (tmp_path / "squad/squad/step-6/eval_results.txt").exists()
+    assert "HasAns_f1" in open(tmp_path / "squad/squad/step-6/eval_results.txt").read()  # scored as v2.0
     a, b = weights(str(tmp_path / "plain/ckpt-6")), weights(str(tmp_path / "squad/ckpt-6"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)

@@ -164,11 +164,12 @@ def test_schedules_from_steps_epochs_and_warmup():
 # -- AWS's settings ------------------------------------------------------------------------------
 
 
-def aws(*argv: str, replicas: int = 1, home=None) -> settings.Values:
+def aws(*argv: str, replicas: int = 1, job=None) -> settings.Values:
     from albert.aws import flags
 
     v = parse(TASKS["pretraining"].settings, list(argv))
-    flags.resolve(v, replicas, home)
+    flags.resolve(v, job)
+    flags.resolve_batch(v, replicas)
     return v
 
 
@@ -179,9 +180,20 @@ def test_aws_settings_become_the_projects(tmp_path):
     assert (v.albert_config_file, v.train_batch_size, v.xla) == ("bert_base", 32 * 8 * 4, False)
     assert (v.input_file, v.eval_file) == ("/fsx/data/train/*.tfrecord*", "/fsx/data/val/*.tfrecord*")
     assert (v.output_dir, v.summary_dir) == ("/fsx/checkpoints/bert/p1", "/fsx/logs/p1")
-    # inside SageMaker: the channel is the file system, runs go to its checkpoint folder
-    v = aws("--model_size=tiny", "--train_dir=records", "--name=job", home=(str(tmp_path), "/opt/ml/checkpoints"))
-    assert (v.input_file, v.output_dir) == (f"{tmp_path}/records/*.tfrecord*", "/opt/ml/checkpoints/job")
+    # inside SageMaker: the channel is the file system, runs go to its checkpoint folder by the job's name
+    from albert.aws.container import current
+
+    (tmp_path / "ml/model").mkdir(parents=True)
+    job = current({"SM_MODEL_DIR": str(tmp_path / "ml/model"), "SM_CHANNEL_TRAINING": "/channel",
+                   "TRAINING_JOB_NAME": "albert-1xp3dn-2026"})  # fmt: skip
+    v = aws("--model_size=tiny", "--train_dir=records", job=job)
+    assert (v.input_file, v.output_dir) == (
+        "/channel/records/*.tfrecord*",
+        "/channel/checkpoints/albert/albert-1xp3dn-2026",
+    )
+    (tmp_path / "ml/checkpoints").mkdir()  # a job with checkpoints (--checkpoint_s3_uri)
+    v = aws("--model_size=tiny", "--train_dir=records", job=job)
+    assert v.output_dir == str(tmp_path / "ml/checkpoints/albert-1xp3dn-2026")
 
 
 def test_aws_checkpoint_paths_name_a_runs_checkpoint(tmp_path):
@@ -206,6 +218,9 @@ def test_aws_checkpoint_paths_name_a_runs_checkpoint(tmp_path):
         (["--model_size=xxlarge", "--model_type=bert", "--output_dir=o"], "is not a bert size; use one of tiny"),
         (["--output_dir=o"], "--albert_config_file (or --model_size with --model_type) is required"),
         (["--model_size=tiny"], "--output_dir is required (or AWS's --run_name"),
+        (["--model_size=tiny", "--filesystem_prefix=/fsx"], "AWS's folders need the run's name: pass --run_name"),
+        (["--model_size=tiny", "--output_dir=o", "--load_from=checkpoint", "--checkpoint_path=c",
+          "--adam_bias_correction"], "--load_optimizer_state restarts the step count"),
         (["--model_size=tiny", "--output_dir=o", "--skip_xla", "--xla"], "--skip_xla and --xla both set xla"),
         (["--model_size=tiny", "--output_dir=o", "--load_from=checkpoint"], "--load_from=checkpoint needs"),
         (["--model_size=tiny", "--output_dir=o", "--checkpoint_path=x"], "--checkpoint_path needs --load_from"),

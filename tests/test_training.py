@@ -25,6 +25,7 @@ def pretrain(
     on_log=None,
     save_every=10**9,
     init_checkpoint=None,
+    init_optimizer=False,
     config=TINY,
 ):
     keras.utils.set_random_seed(seed)
@@ -42,6 +43,7 @@ def pretrain(
         denominators_fn=losses.pretraining_denominators,
         on_log=on_log,
         init_checkpoint=init_checkpoint,
+        init_optimizer=init_optimizer,
         log=lambda line: None,
     )
     return model, optimizer
@@ -200,3 +202,21 @@ def test_a_fine_tuning_model_starts_from_a_pretrained_encoder(tmp_path, source_f
         np.testing.assert_array_equal(value, expected[name], err_msg=name)
     for before, after in zip(head, classifier.get_layer("classifier").weights):
         np.testing.assert_array_equal(before, after.numpy())  # the new head is left as initialised
+
+
+def test_a_second_phase_takes_the_optimizer_moments_with_a_new_step_count(tmp_path, sample_records):
+    """AWS's phase 2 (--load_from=checkpoint): the first phase's weights and Adam moments, a step
+    count and schedule of its own."""
+    _, first = pretrain(sample_records, tmp_path / "phase1", 6, save_every=6)
+    model, second = pretrain(sample_records, tmp_path / "phase2", 1, init_checkpoint=str(tmp_path / "phase1/ckpt-6"),
+                             init_optimizer=True)  # fmt: skip
+    assert int(second.iterations.numpy()) == 1  # the new run's one step
+    # One AdamW step from the loaded moments gives m = beta_1 m_6 + (1 - beta_1) g; a fresh optimizer's
+    # first step from the same weights, on the same batch, gives (1 - beta_1) g.
+    _, fresh = pretrain(sample_records, tmp_path / "fresh", 1, init_checkpoint=str(tmp_path / "phase1/ckpt-6"))
+    loaded_m, fresh_m, first_m = (
+        np.concatenate([v.numpy().ravel() for v in o.variables if v.path.endswith("_adam_m")])
+        for o in (second, fresh, first)
+    )
+    assert np.linalg.norm(first_m) > 0.05
+    np.testing.assert_allclose(loaded_m - 0.9 * first_m, fresh_m, atol=1e-6)

@@ -14,7 +14,14 @@ cd "$(dirname "$0")/.."
 "$PYTHON" -m pip install --quiet --upgrade pip
 "$PYTHON" -m pip install --quiet "$TENSORFLOW" -r requirements.txt \
     "cmake<4" setuptools wheel packaging cloudpickle psutil pyyaml cffi
+if [ "${HOROVOD_GPU_OPERATIONS:-}" = NCCL ] && [ -z "${HOROVOD_NCCL_HOME:-}" ]; then
+    HOROVOD_NCCL_HOME=$("$PYTHON" -c 'import nvidia.nccl; print(list(nvidia.nccl.__path__)[0])')
+    ln -sf libnccl.so.2 "$HOROVOD_NCCL_HOME/lib/libnccl.so"
+    export HOROVOD_NCCL_HOME HOROVOD_NCCL_LINK=SHARED
+fi
 # Horovod compiles against the installed TensorFlow: no build isolation.
 HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 \
     "$PYTHON" -m pip install --quiet --no-build-isolation horovod==0.28.1
-"$PYTHON" -m pip install --quiet --no-deps ${EDITABLE:+-e} .
+if [ "${PROJECT:-1}" != 0 ]; then
+    "$PYTHON" -m pip install --quiet --no-deps ${EDITABLE:+-e} .
+fi

@@ -4,9 +4,10 @@ SageMaker starts the entry point with the job's hyperparameters as `--key value`
 describes the job in `SM_*` environment variables (the sagemaker-training toolkit's contract):
 `SM_CHANNEL_TRAINING` (the training channel, here the FSx file system), `SM_MODEL_DIR` (uploaded
 to S3 as the job's model when it ends), `SM_OUTPUT_DATA_DIR` (uploaded as its output),
-`SM_HOSTS` and `SM_CURRENT_HOST`. A job with checkpointing has /opt/ml/checkpoints beside
-/opt/ml/model: SageMaker uploads it to S3 while the job runs and puts it back when a spot
-instance is replaced, so runs that write there resume where they stopped.
+`SM_HOSTS` and `SM_CURRENT_HOST`; `TRAINING_JOB_NAME` (and `SM_TRAINING_ENV`'s job_name) is
+the job's name, the same after a spot instance is replaced. A job with checkpointing has
+/opt/ml/checkpoints beside /opt/ml/model: SageMaker uploads it to S3 while the job runs and puts
+it back when a spot instance is replaced, so runs that write there resume where they stopped.
 """
 
 from __future__ import annotations
@@ -32,17 +33,13 @@ class SageMaker:
     output_data_dir: str | None
     hosts: tuple[str, ...]
     current_host: str | None
+    job_name: str | None = None
 
     @property
     def checkpoints(self) -> str | None:
         """The job's checkpoint folder, when it has one."""
         folder = os.path.join(os.path.dirname(os.path.abspath(self.model_dir)), "checkpoints")
         return folder if os.path.isdir(folder) else None
-
-    @property
-    def home(self) -> tuple[str | None, str | None]:
-        """What `albert.aws.flags.resolve` takes: the training channel and the checkpoint folder."""
-        return self.channel, self.checkpoints
 
 
 def current(env: Mapping[str, str] = os.environ) -> SageMaker | None:
@@ -56,6 +53,7 @@ def current(env: Mapping[str, str] = os.environ) -> SageMaker | None:
         output_data_dir=env.get("SM_OUTPUT_DATA_DIR"),
         hosts=hosts,
         current_host=env.get("SM_CURRENT_HOST"),
+        job_name=env.get("TRAINING_JOB_NAME") or json.loads(env.get("SM_TRAINING_ENV", "{}")).get("job_name"),
     )
 
 

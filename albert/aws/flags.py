@@ -53,7 +53,8 @@ AWS = group(
         "load_optimizer_state",
         bool,
         True,
-        "With --load_from=checkpoint, also take the optimizer's moments (its schedule starts afresh).",
+        "With --load_from=checkpoint, also take the optimizer's moments (its schedule starts afresh; "
+        "pretraining only by default).",
     ),
     Setting(
         "per_gpu_batch_size",
@@ -81,7 +82,13 @@ AWS = group(
         "(default checkpoints/<model_type>; inside SageMaker, /opt/ml/checkpoints).",
     ),  # fmt: skip
     Setting("log_dir", str, None, "TensorBoard's folder: the run's summaries go to <log_dir>/<run_name>."),
-    Setting("run_name", str, None, "The run's name (its folder under --checkpoint_dir and --log_dir)."),
+    Setting(
+        "run_name",
+        str,
+        None,
+        "The run's name: its folder under --checkpoint_dir and --log_dir "
+        "(default --name; inside SageMaker, the job's name).",
+    ),  # fmt: skip
     Setting("name", str, None, "A label of the run: its name when --run_name is not given."),
     Setting("model_dir", str, None, "Passed by SageMaker's TensorFlow estimator; not used."),
 )
@@ -91,11 +98,12 @@ _AWS_CHECKPOINT = re.compile(r"^(?P<dir>.*?)/?(?P<run>[^/]*)-step(?P<step>\d+)(\
 _FOLDERS = (("train_dir", "input_file"), ("val_dir", "eval_file"))
 
 
-def resolve(v: Values, num_replicas: int, home: tuple[str, str | None] | None = None) -> None:
-    """Replaces AWS's settings in `v` by this project's (in place). `home` is, inside SageMaker,
-    (the training channel, the checkpoint folder if the job has one): the default
-    --filesystem_prefix, and where runs go without --output_dir or --checkpoint_dir."""
-    channel, checkpoints = home or (None, None)
+def resolve(v: Values, job=None, look: bool = True) -> None:
+    """Replaces AWS's settings in `v` by this project's (in place), except the batch (see
+    `resolve_batch`). `job` is the SageMaker job this process runs in, if any
+    (`albert.aws.container.SageMaker`): its training channel is the default --filesystem_prefix,
+    its checkpoint folder (if it has one) the runs' folder, its name the default --run_name.
+    Without `look`, AWS's checkpoint names are not looked for (the launcher's check)."""
     _refuse_both(v, "model_size", "albert_config_file")
     if v.model_size:
         sizes = MODEL_SIZES[v.model_type]
@@ -104,23 +112,22 @@ def resolve(v: Values, num_replicas: int, home: tuple[str, str | None] | None = 
         v.albert_config_file = sizes[v.model_size]
     if not v.albert_config_file:
         raise ValueError("--albert_config_file (or --model_size with --model_type) is required")
-    _resolve_batch(v, num_replicas)
     if v.skip_xla:
         _refuse_both(v, "skip_xla", "xla")
         v.xla = False
-    v.filesystem_prefix = v.filesystem_prefix or channel
+    if loads_optimizer(v) and v.adam_bias_correction:
+        raise ValueError("--load_optimizer_state restarts the step count, which --adam_bias_correction counts on; "
+                         "pass --load_optimizer_state=false")  # fmt: skip
+    v.filesystem_prefix = v.filesystem_prefix or (job.channel if job else None)
+    v.run_name = v.run_name or v.name or (job.job_name if job else None)
     prefix = v.filesystem_prefix or "/fsx"
     _resolve_folders(v, prefix)
-    _resolve_output(v, prefix, checkpoints)
-    _resolve_load_from(v, prefix)
+    _resolve_output(v, prefix, job.checkpoints if job else None)
+    _resolve_load_from(v, prefix, look)
 
 
-def _refuse_both(v: Values, aws: str, own: str) -> None:
-    if v.given(aws) and v.given(own):
-        raise ValueError(f"{v.flag(aws)} and {v.flag(own)} both set {own}; give one")
-
-
-def _resolve_batch(v: Values, num_replicas: int) -> None:
+def resolve_batch(v: Values, num_replicas: int) -> None:
+    """--train_batch_size from AWS's --per_gpu_batch_size, once the replicas are known."""
     if v.per_gpu_batch_size is None:
         return
     _refuse_both(v, "per_gpu_batch_size", "train_batch_size")
@@ -129,13 +136,20 @@ def _resolve_batch(v: Values, num_replicas: int) -> None:
     v.train_batch_size = v.per_gpu_batch_size * num_replicas * v.gradient_accumulation_steps
 
 
+def _refuse_both(v: Values, aws: str, own: str) -> None:
+    if v.given(aws) and v.given(own):
+        raise ValueError(f"{v.flag(aws)} and {v.flag(own)} both set {own}; give one")
+
+
 def under(prefix: str, path: str) -> str:
     """`path` under the file system's folder (an absolute path stays as it is)."""
     return os.path.join(prefix, path)
 
 
-def run_name(v: Values) -> str:
-    return v.run_name or v.name or "default"
+def _run_name(v: Values) -> str:
+    if not v.run_name:
+        raise ValueError("AWS's folders need the run's name: pass --run_name (or --name), or --output_dir")
+    return v.run_name
 
 
 def _resolve_folders(v: Values, prefix: str) -> None:
@@ -148,7 +162,7 @@ def _resolve_folders(v: Values, prefix: str) -> None:
         setattr(v, own, os.path.join(under(prefix, getattr(v, aws)), "*.tfrecord*"))
     if v.log_dir:
         _refuse_both(v, "log_dir", "summary_dir")
-        v.summary_dir = os.path.join(under(prefix, v.log_dir), run_name(v))
+        v.summary_dir = os.path.join(under(prefix, v.log_dir), _run_name(v))
 
 
 def _resolve_output(v: Values, prefix: str, checkpoints: str | None) -> None:
@@ -157,14 +171,14 @@ def _resolve_output(v: Values, prefix: str, checkpoints: str | None) -> None:
     if v.output_dir:
         _refuse_both(v, "checkpoint_dir", "output_dir")
     elif v.given("checkpoint_dir") or (checkpoints is None and (v.run_name or v.filesystem_prefix)):
-        v.output_dir = os.path.join(under(prefix, v.checkpoint_dir or f"checkpoints/{v.model_type}"), run_name(v))
+        v.output_dir = os.path.join(under(prefix, v.checkpoint_dir or f"checkpoints/{v.model_type}"), _run_name(v))
     elif checkpoints is not None:
-        v.output_dir = os.path.join(checkpoints, run_name(v))
+        v.output_dir = os.path.join(checkpoints, _run_name(v))
     else:
         raise ValueError("--output_dir is required (or AWS's --run_name, with --checkpoint_dir or --filesystem_prefix)")
 
 
-def _resolve_load_from(v: Values, prefix: str) -> None:
+def _resolve_load_from(v: Values, prefix: str, look: bool = True) -> None:
     load_from = v.load_from or "scratch"
     if load_from == "scratch":
         if v.checkpoint_path:
@@ -174,7 +188,7 @@ def _resolve_load_from(v: Values, prefix: str) -> None:
     if not v.checkpoint_path:
         raise ValueError(f"--load_from={load_from} needs --checkpoint_path")
     path = under(prefix, v.checkpoint_path)
-    v.init_checkpoint = aws_checkpoint(path) if load_from == "checkpoint" else path
+    v.init_checkpoint = aws_checkpoint(path) if load_from == "checkpoint" and look else path
 
 
 def squad_files(v: Values) -> tuple[str, str] | None:
@@ -188,7 +202,8 @@ def squad_files(v: Values) -> tuple[str, str] | None:
 
 
 def loads_optimizer(v: Values) -> bool:
-    """Whether the run starts from the optimizer moments of --checkpoint_path (AWS's phase 2)."""
+    """Whether the run starts from the optimizer moments of --checkpoint_path (AWS's phase 2 of
+    pretraining; off by default for fine-tuning, whose model is another)."""
     return v.load_from == "checkpoint" and v.load_optimizer_state
 
 

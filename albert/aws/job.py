@@ -9,6 +9,7 @@ submitted, and no credentials are needed. The request is printed as JSON.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -20,6 +21,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 
 from albert import settings
+from albert.aws import flags
 from albert.settings import Setting, Values, group
 
 # Processes (GPUs) per host and the job name's abbreviation, by instance type.
@@ -166,6 +168,7 @@ def build(launcher: Values, task_values: Values, task: str) -> Job:
     if not os.path.isfile(os.path.join(launcher.source_dir, launcher.entry_point)):
         raise LaunchError(f"--entry_point {launcher.entry_point} is not under --source_dir {launcher.source_dir}")
     processes, abbreviation = placement(launcher.instance_type, launcher.processes_per_host)
+    checked(task_values, launcher.instance_count * processes)
     hyperparameters = hyperparameters_of(task_values, task, launcher.fsx_mount_name)
     return Job(
         launcher,
@@ -190,25 +193,53 @@ def placement(instance_type: str, processes_per_host: int | None) -> tuple[int, 
     return processes_per_host or known[0], abbreviation
 
 
+# AWS's defaults where they differ from this project's (Google's), for the jobs AWS's users launch.
+AWS_DEFAULTS = {
+    "all": {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0},
+    "pretraining": {"end_learning_rate": 3e-5, "train_dir": "data/train"},
+}
+
+
 def hyperparameters_of(values: Values, task: str, mount_name: str = "fsx") -> dict:
-    """The entry point's settings as given (their spellings kept; a path on the file system,
-    /<mount_name>/..., becomes the path in the container), and what AWS's scripts do by default
-    in the container: the training channel as the file system's folder, Horovod over MPI, XLA
-    unless --skip_xla, the pretraining records in data/train."""
-    given = [name for name in values.as_dict() if values.given(name)]
-    mount = f"/{mount_name}/"
+    """The entry point's settings as given, and what AWS's scripts do by default in the
+    container: the training channel as the file system's folder, Horovod over MPI, XLA unless
+    --skip_xla, AWS's defaults (`AWS_DEFAULTS`). Settings keep their spelling (a boolean its
+    name); a path on the file system, /<mount_name>[/...], becomes the path in the container."""
+    mount = f"/{mount_name}"
 
     def in_container(value):
-        return CHANNEL + "/" + value[len(mount) :] if isinstance(value, str) and value.startswith(mount) else value
+        if not isinstance(value, str):
+            return value
+        parts = [CHANNEL + part[len(mount) :] if part == mount or part.startswith(mount + "/") else part
+                 for part in value.split(",")]  # fmt: skip
+        return ",".join(parts)
 
-    hyperparameters = {values.flag(name).lstrip("-"): in_container(getattr(values, name)) for name in given}
+    def key(name: str) -> str:
+        return name if isinstance(getattr(values, name), bool) else values.flag(name).lstrip("-")
+
+    given = [name for name in values.as_dict() if values.given(name)]
+    hyperparameters = {key(name): in_container(getattr(values, name)) for name in given}
     hyperparameters.setdefault("filesystem_prefix", CHANNEL)
     hyperparameters.setdefault("distribution", "horovod")
     if not any(values.given(name) for name in ("xla", "skip_xla")):
         hyperparameters["xla"] = True
-    if task == "pretraining" and not any(values.given(name) for name in ("train_dir", "input_file")):
-        hyperparameters["train_dir"] = "data/train"
+    replaced = {"train_dir": "input_file", "hidden_dropout_prob": "albert_config_file"}
+    for name, value in {**AWS_DEFAULTS["all"], **AWS_DEFAULTS.get(task, {})}.items():
+        if not values.given(name) and not values.given(replaced.get(name, name)):
+            hyperparameters[name] = value
     return hyperparameters
+
+
+def checked(values: Values, replicas: int) -> None:
+    """AWS's settings resolved as the container will (on a copy, without looking at files), so
+    that a contradiction is an error here, not after the instances start."""
+    from albert.aws.container import SageMaker
+
+    job = SageMaker(model_dir="/opt/ml/model", channel=CHANNEL, output_data_dir=None, hosts=(), current_host=None,
+                    job_name="launch")  # fmt: skip
+    trial = copy.deepcopy(values)
+    flags.resolve(trial, job, look=False)
+    flags.resolve_batch(trial, replicas)
 
 
 def metric_definitions(task: str) -> list[dict]:
@@ -233,7 +264,7 @@ def metric_definitions(task: str) -> list[dict]:
 # The evaluation results each task logs.
 EVALUATED = {
     "pretraining": ("masked_lm_accuracy", "masked_lm_loss", "sentence_order_accuracy", "sentence_order_loss"),
-    "squad": ("exact_match", "f1"),
+    "squad": ("exact_match", "exact", "f1"),
     "classifier": ("eval_accuracy", "eval_loss"),
 }
 

@@ -120,8 +120,8 @@ LOOP = group(
         "validation_frequency",
         int,
         0,
-        "Steps between evaluations during training (with --do_eval; 0: fine-tuning evaluates each checkpoint, "
-        "pretraining at the end).",
+        "Steps between evaluations during training: pretraining on --eval_file / --val_dir, fine-tuning "
+        "with --do_eval (0: fine-tuning at each checkpoint, pretraining not).",
         aliases=("evaluate_frequency",),
     ),
     Setting("summary_dir", str, None, "TensorBoard summaries' folder (default <output_dir>/train)."),
@@ -218,6 +218,8 @@ class Task:
             )
         if v.given("num_warmup_steps") and v.given("warmup_proportion"):
             raise ValueError(f"{v.flag('num_warmup_steps')} and --warmup_proportion both set the warmup; give one")
+        if v.validation_frequency > 0 and not self.evaluates_during_training():
+            raise ValueError(f"{v.flag('validation_frequency')} needs --do_eval (and the file it scores)")
 
     def schedule(self) -> tuple[int, int]:
         """(training steps, warmup steps). Steps are --num_train_steps when given (a value <= 0:
@@ -271,7 +273,8 @@ class Task:
         return []
 
     def evaluates_during_training(self) -> bool:
-        """Whether every checkpoint is evaluated, keeping the best by `main_metric`."""
+        """Whether the model is evaluated during training (every --validation_frequency steps,
+        else at every checkpoint), keeping the best by `main_metric`."""
         return False
 
     def evaluate(self, model: keras.Model) -> dict[str, float]:

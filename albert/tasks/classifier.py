@@ -37,7 +37,7 @@ class ClassifierTask(Task):
     script = "run_classifier.py"
     description = USAGE
     settings = (
-        *with_defaults(SHARED, num_train_steps=1000, num_warmup_steps=0),
+        *with_defaults(SHARED, num_train_steps=1000, num_warmup_steps=0, load_optimizer_state=False),
         *FINE_TUNING,
         *group(
             "GLUE",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import keras
 
 from albert import checkpoints, distribute
+from albert.aws import flags as aws_flags
 from albert.data.documents import InputError
 from albert.samples import SQUAD
 from albert.settings import Setting, Values, group
@@ -29,8 +30,19 @@ SETTINGS = group(
         "Every N steps, fine-tune a copy of the model on SQuAD for --squad_steps and log EM and F1 (0: never).",
         aliases=("squad_freq",),
     ),
-    Setting("squad_train_file", str, os.path.join(SQUAD, "train.json"), "SQuAD JSON to fine-tune on."),
-    Setting("squad_predict_file", str, os.path.join(SQUAD, "dev.json"), "SQuAD JSON (with answers) to score."),
+    Setting(
+        "squad_train_file",
+        str,
+        None,
+        "SQuAD JSON to fine-tune on (default: <filesystem_prefix>/squad_data/"
+        "train-v*.json with a file system, else the project's sample).",
+    ),  # fmt: skip
+    Setting(
+        "squad_predict_file",
+        str,
+        None,
+        "SQuAD JSON (with answers) to score (default: dev-v*.json beside it, or the sample's).",
+    ),  # fmt: skip
     Setting(
         "squad_version",
         str,
@@ -49,8 +61,14 @@ SETTINGS = group(
 
 
 def check(v: Values) -> None:
-    if v.squad_frequency > 0 and not (v.spm_model_file or v.vocab_file):
+    """Settles the files (AWS's on the file system, else the project's sample) and refuses a
+    run without the vocabulary."""
+    if v.squad_frequency <= 0:
+        return
+    if not (v.spm_model_file or v.vocab_file):
         raise ValueError(f"{v.flag('squad_frequency')} needs the vocabulary: --spm_model_file or --vocab_file")
+    train, dev = aws_flags.squad_files(v) or (os.path.join(SQUAD, "train.json"), os.path.join(SQUAD, "dev.json"))
+    v.squad_train_file, v.squad_predict_file = v.squad_train_file or train, v.squad_predict_file or dev
 
 
 def read_inputs(v: Values) -> None:
@@ -87,8 +105,9 @@ def squad_task(v: Values, folder: str, weights: str | None):
         save_checkpoints_steps=v.squad_steps,
         keep_checkpoint_max=1,
         log_steps=v.squad_steps,
+        cache_dir=os.path.join(v.output_dir, "squad", "features"),  # tokenized once for every copy
         do_train=True,
-        do_eval=True,
+        do_predict=True,  # scored once, at the end
     )
 
 
@@ -101,8 +120,9 @@ def hook(v: Values, model: keras.Model, log: Callable[[str], None]) -> tuple[int
         folder = os.path.join(v.output_dir, "squad", f"step-{step}")
         weights = checkpoints.save_weights(model, os.path.join(folder, "pretrained"))
         _, results = execute(squad_task(v, folder, weights), distribute.Workers(), lambda line: None)
+        exact = results.get("exact_match", results.get("exact"))  # v1.1's name, v2.0's
         log(
-            f"squad at step {step}: exact_match {results['exact_match']:.2f}  f1 {results['f1']:.2f}  "
+            f"squad at step {step}: exact_match {exact:.2f}  f1 {results['f1']:.2f}  "
             f"({v.squad_steps} steps, {time.perf_counter() - started:.0f} s, {folder})"
         )
 

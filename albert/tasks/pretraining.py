@@ -99,6 +99,9 @@ class PretrainingTask(Task):
             raise ValueError("--skip_mlm and --skip_sop leave no loss to train; give at most one")
         fast_squad.check(v)
 
+    def evaluates_during_training(self) -> bool:
+        return self.values.validation_frequency > 0
+
     def training_hooks(self, model, log):
         return [fast_squad.hook(self.values, model, log)] if self.values.squad_frequency > 0 else []
 

@@ -40,7 +40,7 @@ class SquadTask(Task):
     script = "run_squad_v1.py"
     description = USAGE
     settings = (
-        *with_defaults(SHARED, warmup_proportion=0.1, checkpoint_dir="checkpoints/squad"),
+        *with_defaults(SHARED, warmup_proportion=0.1, checkpoint_dir="checkpoints/squad", load_optimizer_state=False),
         *with_defaults(FINE_TUNING, max_seq_length=384, num_train_epochs=3.0),
         *group(
             "SQuAD",
