@@ -3,7 +3,7 @@
 # installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
 # and the others, resolve to this tree wherever they run from). `make test` runs five lanes:
 # the library's tests, the tests that run the scripts, the demos and several workers
-# (tf.distribute included), and the SageMaker tests, all in .venv; the install test (`pip
+# (tf.distribute included), and the tests of jobs (SageMaker, signals, damaged folders), all in .venv; the install test (`pip
 # install .` into a fresh venv, then every command from another folder); then the Horovod tests
 # in .venv-horovod (TensorFlow 2.18.1, the newest Horovod 0.28.1 builds against; the first build
 # takes 10-18 minutes on 2 cores, later ones come from pip's wheel cache).
@@ -16,11 +16,12 @@ HOROVOD_BIN := $(HOROVOD_VENV)/bin
 # The tests that start the scripts, the demos or several workers (the second lane).
 SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py \
 	tests/test_demo.py tests/test_distribute.py
-# The SageMaker tests: the launcher against botocore's model and a local moto server, the
-# scripts inside an /opt/ml laid out in a temporary folder (a lane of their own).
-SAGEMAKER_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py
+# The tests of jobs where they run (a lane of their own): the SageMaker launcher against
+# botocore's model and a local moto server, the scripts inside an /opt/ml laid out in a temporary
+# folder, and no lost work (signals, damaged run folders).
+JOB_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py tests/test_lost_work.py
 
-.PHONY: demo test test-main test-scripts test-sagemaker test-install test-horovod lint clean
+.PHONY: demo test test-main test-scripts test-jobs test-install test-horovod lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -41,16 +42,16 @@ $(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile tools/instal
 demo: $(BIN)/.installed
 	$(BIN)/python demo_albert.py
 
-test: test-main test-scripts test-sagemaker test-install test-horovod
+test: test-main test-scripts test-jobs test-install test-horovod
 
 test-main: $(BIN)/.installed
-	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(SAGEMAKER_TESTS))
+	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(JOB_TESTS))
 
 test-scripts: $(BIN)/.installed
 	$(BIN)/python -m pytest -q $(SCRIPT_TESTS)
 
-test-sagemaker: $(BIN)/.installed
-	$(BIN)/python -m pytest -q $(SAGEMAKER_TESTS)
+test-jobs: $(BIN)/.installed
+	$(BIN)/python -m pytest -q $(JOB_TESTS)
 
 test-install: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_install.py

@@ -100,6 +100,10 @@ class Workers:
     def broadcast_variables(self, variables: Sequence) -> None:
         """Gives every worker the chief's values of `variables`."""
 
+    def any(self, flag: bool) -> bool:
+        """Whether `flag` is true on any worker (every worker calls it at the same step)."""
+        return flag
+
     def prefix(self) -> str:
         return f"[worker {self.rank}/{self.size}] " if self.size > 1 else ""
 
@@ -136,6 +140,11 @@ class HorovodWorkers(Workers):
         flat = tf.nest.flatten(values)
         reduced = self._hvd.grouped_allreduce(flat, op=self._hvd.Average if mean else self._hvd.Sum)
         return tf.nest.pack_sequence_as(values, reduced)
+
+    def any(self, flag: bool) -> bool:
+        if self.size == 1:
+            return flag
+        return float(self._hvd.allreduce(tf.constant(float(flag)), op=self._hvd.Sum)) > 0
 
     def broadcast_variables(self, variables: Sequence) -> None:
         if self.size > 1:
@@ -185,6 +194,15 @@ class StrategyWorkers(Workers):
     def all_reduce(self, values, mean: bool):
         op = tf.distribute.ReduceOp.MEAN if mean else tf.distribute.ReduceOp.SUM
         return tf.distribute.get_replica_context().all_reduce(op, values)
+
+    def any(self, flag: bool) -> bool:
+        if self.size == 1:
+            return flag
+        if not hasattr(self, "_any"):
+            self._any = tf.function(
+                lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, (x,)), None)
+            )
+        return float(self._any(tf.constant(float(flag)))) > 0
 
 
 def _tf_variable(variable):

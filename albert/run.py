@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from albert import checkpoints, configs, devices, distribute, serving, settings, training
+from albert import checkpoints, configs, devices, distribute, preemption, serving, settings, training
 from albert.aws import container
 from albert.aws import flags as aws_flags
 from albert.pretrained import DownloadError
@@ -38,6 +38,8 @@ def run_task(task_class, argv: Sequence[str] | None = None) -> int:
     except ERRORS as err:
         print(f"{task_class.script}: error: {err}", file=sys.stderr)
         return 1
+    except preemption.Preempted as stopped:  # saved; the chief said where
+        return stopped.exit_status
     return 0
 
 

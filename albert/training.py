@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 
@@ -17,7 +18,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from albert import checkpoints, distribute, optimization, precision
+from albert import checkpoints, distribute, optimization, precision, preemption
 from albert.aws import flags as aws_flags
 from albert.modeling import dropout_states, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
@@ -218,6 +219,7 @@ class LoopConfig:
         save_checkpoints_steps, keep_checkpoint_max: how often to save and how many to keep.
         log_steps: how often to log (and write summaries).
         summary_dir: TensorBoard's folder, with `train/` and `eval/` (default output_dir).
+        save_checkpoints_secs: also save when this many seconds passed since the last save (0: never).
     """
 
     output_dir: str
@@ -227,6 +229,7 @@ class LoopConfig:
     keep_checkpoint_max: int = 5
     log_steps: int = 100
     summary_dir: str | None = None
+    save_checkpoints_secs: float = 0.0
 
     def summaries(self, kind: str) -> str:
         """The folder of the `kind` ("train", "eval") of summaries."""
@@ -272,6 +275,7 @@ def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[st
         keep_checkpoint_max=v.keep_checkpoint_max,
         log_steps=min(v.log_steps, steps),
         summary_dir=v.summary_dir,
+        save_checkpoints_secs=v.save_checkpoints_secs,
     )
     every = v.validation_frequency or loop.save_checkpoints_steps
     hooks = [(every, evaluation_hook(task, model, loop, log))] if task.evaluates_during_training() else []
@@ -369,46 +373,81 @@ def train(
     )
     iterator = iter(dataset)
     state = dict(model=model, optimizer=optimizer, loss_scale=loss_scale, global_step=global_step)
-    manager = _checkpoint_manager(state, iterator, config, workers)
-    _restore_or_initialise(manager, init_checkpoint, init_optimizer, workers.is_chief, log)
+    manager = None  # the chief's: the others take its weights, optimizer and step in _synchronise
+    if workers.is_chief:
+        checkpoints.prepare_run_folder(config.output_dir, log)
+        manager = _checkpoint_manager(state, iterator, config)
+        _restore_or_initialise(manager, init_checkpoint, init_optimizer, log)
     if workers.size > 1:
         _synchronise(model, optimizer, loss_scale, global_step, workers, config)
     packed_step, names = _packed_step(step_fn, dataset.element_spec)
-    reporter = _Reporter(config, logged, log, workers.is_chief)
-    step = int(global_step.numpy())
-    while step < config.num_train_steps:
-        reporter.add(packed_step(next(iterator)), step + 1)
-        step += 1
-        log_now, save = config.due(step)
-        due = [
-            hook for every, hook in hooks if workers.is_chief and (step % every == 0 or step == config.num_train_steps)
-        ]
-        if not (log_now or save or due):
-            continue
-        means = reporter.means(names)
-        _stop_unless_finite(means, reporter.steps, step, manager)
-        if log_now:
-            reporter.report(step, means)
-            if on_log:
-                on_log(step, means)
-        if workers.is_chief and save:
-            manager.save(checkpoint_number=step)
-        started = time.perf_counter()
-        for hook in due:
-            hook(step)
-        reporter.start += time.perf_counter() - started  # the hooks' time is not training's
-    reporter.close()
-    return reporter.last
+    loop = _Loop(config, _Reporter(config, logged, log, workers.is_chief), manager, workers, hooks, on_log, log)
+    with preemption.Signals() as signals:
+        loop.run(lambda: packed_step(next(iterator)), names, int(global_step.numpy()), signals)
+    loop.reporter.close()
+    return loop.reporter.last
 
 
-def _checkpoint_manager(state: dict, iterator, config: LoopConfig, workers) -> tf.train.CheckpointManager:
-    """What a checkpoint holds for an exact resume: the training `state`, the weights by layer
-    (for other tasks to start from), the dropout state and (the chief's) input position."""
+@dataclasses.dataclass
+class _Loop:
+    """The steps of `train` after the restore: logs, checkpoints (every N steps or seconds),
+    hooks, and a stop on SIGTERM / SIGINT that every worker takes at the same step."""
+
+    config: LoopConfig
+    reporter: _Reporter
+    manager: tf.train.CheckpointManager | None  # the chief's
+    workers: distribute.Workers
+    hooks: Sequence[Hook]
+    on_log: Callable[[int, dict[str, float]], None] | None
+    log: Callable[[str], None]
+
+    def run(self, step_fn: Callable[[], tf.Tensor], names: list[str], step: int, signals) -> None:
+        config, chief = self.config, self.workers.is_chief
+        saved_at = time.monotonic()
+        while step < config.num_train_steps:
+            self.reporter.add(step_fn(), step + 1)
+            step += 1
+            log_now, save = config.due(step)
+            save = save or bool(
+                chief and config.save_checkpoints_secs and time.monotonic() - saved_at >= config.save_checkpoints_secs
+            )
+            due = [
+                hook for every, hook in self.hooks if chief and (step % every == 0 or step == config.num_train_steps)
+            ]
+            if log_now or save or due:
+                means = self.reporter.means(names)
+                _stop_unless_finite(means, self.reporter.steps, step, self.manager)
+                if log_now:
+                    self.reporter.report(step, means)
+                    if self.on_log:
+                        self.on_log(step, means)
+                if chief and save:
+                    self.manager.save(checkpoint_number=step)
+                    saved_at = time.monotonic()
+                started = time.perf_counter()
+                for hook in due:
+                    hook(step)
+                self.reporter.start += time.perf_counter() - started  # the hooks' time is not training's
+            if self.workers.any(signals.received is not None):
+                self.stop(step, signals.received or signal.SIGTERM, already_saved=save)
+
+    def stop(self, step: int, signum: int, already_saved: bool) -> None:
+        """Saves (the chief) and stops every worker at `step`."""
+        if self.workers.is_chief:
+            path = self.manager.latest_checkpoint if already_saved else self.manager.save(checkpoint_number=step)
+            self.reporter.close()
+            self.log(f"{preemption.name(signum)} at step {step}: saved {path}; run the same command to resume there")
+        raise preemption.Preempted(signum, f"stopped by {preemption.name(signum)} at step {step}")
+
+
+def _checkpoint_manager(state: dict, iterator, config: LoopConfig) -> tf.train.CheckpointManager:
+    """What the chief's checkpoint holds for an exact resume: the training `state`, the weights
+    by layer (for other tasks to start from), the dropout state and its input position."""
     checkpoint = tf.train.Checkpoint(
         **state,
         layers=checkpoints.weight_layers(state["model"]),
         dropout_state=dropout_states(state["model"]),
-        **({"data": iterator} if workers.is_chief else {}),
+        data=iterator,
     )
     return tf.train.CheckpointManager(
         checkpoint,
@@ -419,7 +458,7 @@ def _checkpoint_manager(state: dict, iterator, config: LoopConfig, workers) -> t
     )
 
 
-def _restore_or_initialise(manager, init_checkpoint: str | None, init_optimizer: bool, is_chief: bool, log) -> None:
+def _restore_or_initialise(manager, init_checkpoint: str | None, init_optimizer: bool, log) -> None:
     """Resumes from the newest checkpoint of the run, else starts from `init_checkpoint`."""
     state = manager.checkpoint
     if manager.latest_checkpoint:
@@ -431,14 +470,12 @@ def _restore_or_initialise(manager, init_checkpoint: str | None, init_optimizer:
                 f"({str(err).splitlines()[0][:120]}); "
                 "rerun with the same flags (e.g. --data_type) or a new --output_dir"
             ) from None
-        if is_chief:
-            log(f"resuming from {manager.latest_checkpoint} at step {int(state.global_step.numpy())}")
+        log(f"resuming from {manager.latest_checkpoint} at step {int(state.global_step.numpy())}")
     elif init_checkpoint:
         path = checkpoints.load_weights(state.model, init_checkpoint, new_heads=True)
         if init_optimizer:
             _load_optimizer_moments(state.optimizer, path)
-        if is_chief:
-            log(f"initialised the model{' and optimizer' if init_optimizer else ''} from {init_checkpoint}")
+        log(f"initialised the model{' and optimizer' if init_optimizer else ''} from {init_checkpoint}")
 
 
 def _load_optimizer_moments(optimizer, path: str) -> None:
@@ -485,7 +522,7 @@ def _stop_unless_finite(means: dict[str, float], steps: int, step: int, manager)
         bad = int(round((1.0 - means["loss_finite"]) * steps))
         raise TrainingError(
             f"step {step}: the loss was not finite in {bad} of the last {steps} steps; training stopped, "
-            f"the last good checkpoint is {manager.latest_checkpoint or 'none'}; "
+            f"the last good checkpoint is {(manager and manager.latest_checkpoint) or 'none'}; "
             "lower --learning_rate or check the data"
         )
 

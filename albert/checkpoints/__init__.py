@@ -24,6 +24,7 @@ from albert.checkpoints.google import (
 )
 from albert.checkpoints.hugging_face import HF_PRETRAINING_HEADS, hf_name, load_hf_checkpoint, save_hf_checkpoint
 from albert.checkpoints.native import global_step, stored_layers, weight_layers
+from albert.checkpoints.recovery import prepare as prepare_run_folder
 
 FORMATS = ("project", "google", "hf")
 
@@ -37,6 +38,7 @@ __all__ = [
     "best_results",
     "checkpoint_prefix",
     "global_step",
+    "prepare_run_folder",
     "google_name",
     "hf_name",
     "load_google_checkpoint",

@@ -12,10 +12,10 @@ import json
 import os
 
 import keras
-import tensorflow as tf
 
 from albert.checkpoints._common import CheckpointError
 from albert.checkpoints.native import global_step, restore_model_weights, save_model_weights
+from albert.checkpoints.recovery import latest
 
 BEST = "best"
 
@@ -53,7 +53,7 @@ def best_checkpoint(output_dir: str) -> str | None:
     best = best_results(output_dir)
     if best is not None:
         return os.path.join(output_dir, BEST, best["checkpoint"])
-    return tf.train.latest_checkpoint(output_dir)
+    return latest(output_dir)
 
 
 def restore_for_evaluation(
@@ -62,7 +62,7 @@ def restore_for_evaluation(
     """Loads into `model` what a run's evaluation and predictions use: the best checkpoint kept
     in `output_dir` (with `use_best`), else its newest, else `init_checkpoint`; returns its
     global step (0 when it has none)."""
-    path = (best_checkpoint(output_dir) if use_best else tf.train.latest_checkpoint(output_dir)) or init_checkpoint
+    path = (best_checkpoint(output_dir) if use_best else latest(output_dir)) or init_checkpoint
     if not path:
         raise CheckpointError(f"{output_dir}: no checkpoint to evaluate; train first or pass --init_checkpoint")
     return global_step(restore_model_weights(model, path))

@@ -108,6 +108,7 @@ SCHEDULE = group(
 LOOP = group(
     "Checkpoints, logs and reruns",
     Setting("save_checkpoints_steps", int, 1000, "Steps between checkpoints.", aliases=("checkpoint_frequency",)),
+    Setting("save_checkpoints_secs", int, 0, "Also save when this many seconds passed since the last save."),
     Setting("keep_checkpoint_max", int, 5, "Checkpoints to keep."),
     Setting(
         "log_steps",

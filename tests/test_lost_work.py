@@ -1,0 +1,149 @@
+"""Nothing is lost when a run is stopped or its folder is damaged: SIGTERM and SIGINT save and
+resume exactly; checkpoints are found without the `checkpoint` state file; a damaged newest
+checkpoint is set aside for the intact one before it; no start from step 0 over existing
+checkpoints; an interrupted save's `*_temp` folder is removed."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import ROOT, SCRIPT_ENV
+from conftest import SAMPLE_PREDICTIONS as P
+from conftest import SAMPLE_SEQ_LENGTH as S
+
+from albert import checkpoints, losses, modeling, optimization, training
+from albert.configs import get_config
+from albert.data.pretraining import make_pretraining_dataset
+
+CONFIG = get_config("tiny").replace(vocab_size=300, max_position_embeddings=S, hidden_dropout_prob=0.1)
+
+
+def train(records, output_dir, steps: int, lines: list | None = None):
+    """A tiny pretraining that saves every 2 steps; returns its weights."""
+    keras.utils.set_random_seed(1)
+    model = modeling.create_pretraining_model(CONFIG, P)
+    optimizer = optimization.create_optimizer("adamw", optimization.WarmupPolynomialDecay(1e-3, 8, 1))
+    training.train(
+        model,
+        losses.pretraining_loss,
+        optimizer,
+        make_pretraining_dataset(records, 8, S, P, seed=1),
+        training.LoopConfig(str(output_dir), steps, 8, save_checkpoints_steps=2, log_steps=100),
+        denominators_fn=losses.pretraining_denominators,
+        log=(lines if lines is not None else []).append,
+    )
+    return [w.numpy() for w in model.weights]
+
+
+@pytest.fixture(scope="module")
+def straight(sample_records, tmp_path_factory):
+    return train(sample_records, tmp_path_factory.mktemp("straight"), 8)
+
+
+def damage_then_resume(records, folder, damage) -> tuple[list, list[str]]:
+    train(records, folder, 6)  # ckpt-2, 4 and 6
+    damage(folder)
+    lines: list[str] = []
+    return train(records, folder, 8, lines), lines
+
+
+def same(a, b) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("state", ["missing", "garbled"])
+def test_checkpoints_are_found_without_the_state_file(state, sample_records, tmp_path, straight):
+    def damage(folder):
+        if state == "missing":
+            os.remove(folder / "checkpoint")
+        else:
+            (folder / "checkpoint").write_text("model_checkpoint_path: {{{")
+
+    weights, lines = damage_then_resume(sample_records, tmp_path, damage)
+    assert any("no readable 'checkpoint' file" in line for line in lines)
+    assert any(line.startswith(f"resuming from {tmp_path}/ckpt-6 at step 6") for line in lines), lines
+    assert same(weights, straight)  # resumed exactly, not from step 0
+
+
+@pytest.mark.parametrize("damage", ["truncated data", "deleted index"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(damage, sample_records, tmp_path, straight):
+    def hurt(folder):
+        if damage == "truncated data":
+            [data] = folder.glob("ckpt-6.data-*")
+            data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+        else:
+            os.remove(folder / "ckpt-6.index")
+
+    weights, lines = damage_then_resume(sample_records, tmp_path, hurt)
+    assert any(line.startswith(f"resuming from {tmp_path}/ckpt-4 at step 4") for line in lines), lines
+    if damage == "truncated data":
+        assert any("ckpt-6 is damaged (unreadable: Read less bytes than requested" in line for line in lines)
+        assert (tmp_path / "damaged/ckpt-6.index").exists()  # set aside, not deleted
+    assert same(weights, straight)  # steps 5-8 again, exactly
+
+
+def test_no_start_from_step_0_over_damaged_checkpoints(sample_records, tmp_path):
+    train(sample_records, tmp_path, 4)
+    for data in tmp_path.glob("ckpt-*.data-*"):
+        data.write_bytes(b"")
+    with pytest.raises(checkpoints.CheckpointError, match="its checkpoints are all damaged .* pass a new --output_dir"):
+        train(sample_records, tmp_path, 8)
+    assert not list(tmp_path.glob("ckpt-*.index"))  # nothing overwritten: both moved to damaged/
+    assert len(list((tmp_path / "damaged").glob("ckpt-*.index"))) == 2
+
+
+def test_an_interrupted_saves_temp_folder_is_removed(sample_records, tmp_path, straight):
+    def leave_temp(folder):
+        (folder / "ckpt-8_temp").mkdir()
+        (folder / "ckpt-8_temp" / "part-00000").write_bytes(b"\0" * 4096)
+
+    weights, lines = damage_then_resume(sample_records, tmp_path, leave_temp)
+    assert not (tmp_path / "ckpt-8_temp").exists()
+    assert any("left by an interrupted save" in line for line in lines)
+    assert same(weights, straight)
+
+
+def pretraining_command(records, output_dir, *extra):
+    return [sys.executable, os.path.join(ROOT, "run_pretraining.py"), f"--input_file={records}", "--model_size=tiny",
+            f"--output_dir={output_dir}", f"--max_seq_length={S}", f"--max_predictions_per_seq={P}",
+            "--train_batch_size=8", "--num_train_steps=24", "--num_warmup_steps=2", "--learning_rate=1e-3",
+            "--optimizer=adamw", "--save_checkpoints_steps=8", "--log_steps=1", "--hidden_dropout_prob=0.1",
+            *extra]  # fmt: skip
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_saves_where_it_stopped_and_the_run_resumes_there(signum, sample_records, tmp_path):
+    straight = tmp_path / "straight"
+    subprocess.run(pretraining_command(sample_records, straight), check=True, capture_output=True, env=SCRIPT_ENV)
+    stopped = tmp_path / "stopped"
+    at = random.randint(3, 20)
+    log = open(tmp_path / "stopped.log", "w+")
+    process = subprocess.Popen(pretraining_command(sample_records, stopped), stdout=log, stderr=subprocess.STDOUT,
+                               env=SCRIPT_ENV)  # fmt: skip
+    deadline = time.time() + 240
+    while time.time() < deadline and f"step {at}/" not in open(log.name).read():
+        time.sleep(0.01)
+    process.send_signal(signum)
+    assert process.wait(timeout=120) == 128 + signum
+    line = next(line for line in open(log.name).read().splitlines() if " at step " in line and "saved" in line)
+    step = int(re.search(r"at step (\d+): saved (\S+);", line)[1])
+    assert line.startswith(f"{signal.Signals(signum).name} at step {step}: saved {stopped}/ckpt-{step};"), line
+    assert at <= step < 24 and (stopped / f"ckpt-{step}.index").exists()
+    resumed = subprocess.run(pretraining_command(sample_records, stopped), capture_output=True, text=True,
+                             env=SCRIPT_ENV)  # fmt: skip
+    assert resumed.returncode == 0 and f"resuming from {stopped}/ckpt-{step} at step {step}" in resumed.stdout
+    a, b = (tf.train.load_checkpoint(str(folder / "ckpt-24")) for folder in (straight, stopped))
+    # every variable but the count of saves (the stop made one more)
+    names = [n for n in a.get_variable_to_shape_map() if n.endswith("VARIABLE_VALUE") and "save_counter" not in n]
+    assert len(names) > 20
+    assert all(np.array_equal(a.get_tensor(n), b.get_tensor(n)) for n in names), f"differs after a stop at {step}"
