@@ -7,6 +7,7 @@ task by its name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ import keras
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from albert import checkpoints, configs, devices, distribute, preemption, serving, settings, training
+from albert import checkpoints, configs, devices, distribute, output_lock, preemption, serving, settings, training
 from albert.aws import container
 from albert.aws import flags as aws_flags
 from albert.pretrained import DownloadError
@@ -73,11 +74,12 @@ def execute(task, workers: distribute.Workers, log: Callable[[str], None]) -> tu
     tokenizer = fine_tuning_tokenizer(v, config) if task.reads_text else None
     task.read_inputs(tokenizer)  # every input first, so that a bad file stops the run before any training
     os.makedirs(v.output_dir, exist_ok=True)
-    with workers.scope():
-        model = task.create_model(config)
-    if v.do_train:
-        training.fit(task, model, workers, log)
-    results = finish(task, model, tokenizer, log) if workers.is_chief else None
+    with output_lock.held(v.output_dir, log) if workers.is_chief else contextlib.nullcontext():
+        with workers.scope():
+            model = task.create_model(config)
+        if v.do_train:
+            training.fit(task, model, workers, log)
+        results = finish(task, model, tokenizer, log) if workers.is_chief else None
     return model, results
 
 

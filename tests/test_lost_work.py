@@ -5,10 +5,12 @@ checkpoints; an interrupted save's `*_temp` folder is removed."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -147,3 +149,74 @@ def test_a_signal_saves_where_it_stopped_and_the_run_resumes_there(signum, sampl
     names = [n for n in a.get_variable_to_shape_map() if n.endswith("VARIABLE_VALUE") and "save_counter" not in n]
     assert len(names) > 20
     assert all(np.array_equal(a.get_tensor(n), b.get_tensor(n)) for n in names), f"differs after a stop at {step}"
+
+
+def write_lock(folder, pid: int, host: str | None = None, boot: str | None = None) -> None:
+    from albert import output_lock
+
+    owner = {
+        "pid": pid,
+        "host": host or socket.gethostname(),
+        "boot": boot or output_lock._boot_id(),
+        "started": "then",
+    }
+    (folder / output_lock.NAME).write_text(json.dumps(owner))
+
+
+def test_an_output_folder_belongs_to_one_run(tmp_path):
+    from albert import output_lock
+
+    lines: list[str] = []
+    with output_lock.held(str(tmp_path), lines.append):
+        assert json.loads((tmp_path / ".run.lock").read_text())["pid"] == os.getpid()
+    assert not (tmp_path / ".run.lock").exists() and not lines  # released after the run
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_lock(tmp_path, other.pid)  # a live run on this host
+        with pytest.raises(
+            output_lock.FolderInUse, match=rf"is in use by pid {other.pid} on .* pass another --output_dir"
+        ):
+            with output_lock.held(str(tmp_path), lines.append):
+                pass
+        write_lock(tmp_path, other.pid, host="elsewhere")  # on another machine: its run may be alive
+        with pytest.raises(output_lock.FolderInUse, match="on elsewhere"):
+            with output_lock.held(str(tmp_path), lines.append):
+                pass
+    finally:
+        other.kill()
+        other.wait()
+    for stale in ({"pid": other.pid}, {"pid": 1, "boot": "an-earlier-boot"}):  # pid 1 is alive, but of another boot
+        write_lock(tmp_path, **stale)  # its run is gone: dead, or from before a reboot / a spot replacement
+        with output_lock.held(str(tmp_path), lines.append):
+            pass
+        assert "which is gone" in lines.pop()
+
+
+def test_a_second_run_in_one_folder_stops_with_one_line(sample_records, tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (tmp_path / "run").mkdir()
+        write_lock(tmp_path / "run", other.pid)
+        done = subprocess.run(pretraining_command(sample_records, tmp_path / "run"), capture_output=True, text=True,
+                              env=SCRIPT_ENV)  # fmt: skip
+    finally:
+        other.kill()
+        other.wait()
+    assert done.returncode == 1
+    assert f"run_pretraining.py: error: {tmp_path / 'run'} is in use by pid {other.pid}" in done.stderr.splitlines()[-1]
+    assert not list((tmp_path / "run").glob("ckpt-*"))
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, sample_spm_model):
+    from albert.data import create_training_data
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("One sentence here.\nAnother one there.\n\nA second document.\nWith two lines.\n")
+    before = corpus.read_bytes()
+    for output in (corpus, tmp_path / "link.txt"):
+        if output.name == "link.txt":
+            output.symlink_to(corpus)
+        status = create_training_data.main(
+            [f"--input_file={tmp_path}/*.txt", f"--output_file={output}", f"--spm_model_file={sample_spm_model}"]
+        )
+        assert status == 1 and corpus.read_bytes() == before

@@ -74,7 +74,7 @@ def save_outputs(output_dir: str, job: SageMaker, log) -> None:
     os.makedirs(job.output_data_dir, exist_ok=True)
     for name in sorted(os.listdir(output_dir)):
         path = os.path.join(output_dir, name)
-        if os.path.isfile(path) and not name.startswith(("ckpt-", "checkpoint", "events.")):
+        if os.path.isfile(path) and not name.startswith(("ckpt-", "checkpoint", "events.", ".")):
             shutil.copy2(path, os.path.join(job.output_data_dir, name))
             log(f"output: {os.path.join(job.output_data_dir, name)}")
 

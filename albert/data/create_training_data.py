@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from albert.data.documents import InputError, expand_input_patterns
+from albert.data.documents import InputError, expand_input_patterns, refuse_overwriting
 from albert.data.instances import MaskingConfig
 from albert.data.pretraining_records import (
     TokenizerSpec,
@@ -81,6 +81,8 @@ def create_training_data(v: Values) -> None:
     tokenizer = TokenizerSpec(v.spm_model_file, v.vocab_file, v.do_lower_case, v.normalize_quotes)
     inputs = expand_input_patterns(v.input_file)
     outputs = output_paths(v.output_file, v.num_output_shards)
+    vocabulary = [path for path in (v.spm_model_file, v.vocab_file) if path]
+    refuse_overwriting([*inputs, *vocabulary], [*outputs, summary_path(v.output_file)])
 
     progress = ProgressBar(1, "documents")
     start = time.perf_counter()

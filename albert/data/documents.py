@@ -37,6 +37,14 @@ def expand_input_patterns(patterns: str | Sequence[str]) -> list[str]:
     return files
 
 
+def refuse_overwriting(inputs: Sequence[str], outputs: Sequence[str], flag: str = "--output_file") -> None:
+    """An output that is one of the inputs (after symlinks) is an error, before anything is written."""
+    read = {os.path.realpath(path) for path in inputs}
+    for path in outputs:
+        if os.path.realpath(path) in read:
+            raise InputError(f"{flag} {path} is also an input; write the output elsewhere")
+
+
 def _open(path: str) -> tuple[BinaryIO, BinaryIO]:
     """(the stream to read lines from, the raw file whose position measures progress)."""
     raw = open(path, "rb")
