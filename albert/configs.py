@@ -19,6 +19,7 @@ import json
 import os
 from typing import Any, ClassVar
 
+from albert import files
 from albert.activations import ACTIVATIONS, FROM_HF, HF_NAMES
 
 # LayerNorm's epsilon in Google's BERT and ALBERT `modeling.py` (not a key of their config files;
@@ -118,7 +119,7 @@ class BertConfig:
     def to_json_file(self, path: str | os.PathLike) -> None:
         """Writes the config atomically (a reader never sees half a file)."""
         path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
+        tmp = files.temporary_path(path)
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(self.to_json_string())
         os.replace(tmp, path)

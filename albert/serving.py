@@ -26,7 +26,7 @@ import unicodedata
 import keras
 import tensorflow as tf
 
-from albert import modeling
+from albert import files, modeling
 from albert.tokenization import SPIECE_UNDERLINE, SentencePieceTokenizer, WordPieceTokenizer
 
 # Python's str.split() separators (RE2's \s is ASCII only).
@@ -215,7 +215,7 @@ def export_saved_model(
     signatures = {"serving_default": serving.serve}
     if encoder is not None:
         signatures.update(serving_text=serving.serve_text, serving_text_pair=serving.serve_text_pair)
-    tmp = f"{directory}.tmp-{os.getpid()}"
+    tmp = files.temporary_path(directory)
     tf.saved_model.save(serving, tmp, signatures=signatures)
     if os.path.exists(directory):
         shutil.rmtree(directory)

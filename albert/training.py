@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from albert import checkpoints, distribute, optimization, precision, preemption
+from albert import checkpoints, distribute, files, optimization, precision, preemption
 from albert.aws import flags as aws_flags
 from albert.modeling import dropout_states, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
@@ -606,7 +606,7 @@ def evaluate(
 
 def write_results(path: str, results: dict) -> None:
     """`key = value` lines, sorted, as Google's scripts write eval_results.txt; atomic."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = files.temporary_path(path)
     with open(tmp, "w", encoding="utf-8") as f:
         for key in sorted(results):
             f.write(f"{key} = {results[key]}\n")

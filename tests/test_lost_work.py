@@ -5,6 +5,7 @@ checkpoints; an interrupted save's `*_temp` folder is removed."""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import random
@@ -220,3 +221,62 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, sample_spm_model):
             [f"--input_file={tmp_path}/*.txt", f"--output_file={output}", f"--spm_model_file={sample_spm_model}"]
         )
         assert status == 1 and corpus.read_bytes() == before
+
+
+def test_partial_files_match_no_glob_and_a_killed_runs_are_removed(tmp_path):
+    from albert.data.tfrecord import ShardedWriter
+
+    left = tmp_path / ".train.tfrecord-00000-of-00002.tmp-999999999"  # a run long gone left it
+    left.write_bytes(b"partial")
+    writer = ShardedWriter([str(tmp_path / f"train.tfrecord-0000{i}-of-00002") for i in range(2)])
+    writer.write(b"record")
+    assert not left.exists()
+    assert glob.glob(str(tmp_path / "train.tfrecord-*")) == [] and glob.glob(str(tmp_path / "*")) == []  # while writing
+    writer.close()
+    assert len(glob.glob(str(tmp_path / "train.tfrecord-*"))) == 2 and not glob.glob(str(tmp_path / ".*"))
+
+
+def children(pid: int) -> list[int]:
+    """The pool's worker processes of `pid` (not multiprocessing's resource tracker)."""
+    found = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            fields = open(stat).read().rsplit(")", 1)[1].split()
+            command = open(stat.replace("stat", "cmdline"), "rb").read()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"resource_tracker" not in command:
+            found.append(int(stat.split("/")[2]))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_data_workers_die_with_a_killed_main_process(tmp_path, sample_spm_model):
+    from albert import samples
+
+    corpus = tmp_path / "corpus.txt"
+    text = open(samples.SAMPLE_TEXT).read()
+    corpus.write_text("\n\n".join([text] * 400))
+    command = [sys.executable, os.path.join(ROOT, "data_preprocessing", "create_training_data.py"),
+               f"--input_file={corpus}", f"--output_file={tmp_path / 'out.tfrecord'}",
+               f"--spm_model_file={sample_spm_model}", "--num_workers=2", "--dupe_factor=5"]  # fmt: skip
+    process = subprocess.Popen(command, env=SCRIPT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(children(process.pid)) < 2:
+        time.sleep(0.05)
+    workers = children(process.pid)
+    assert len(workers) >= 2 and process.poll() is None, "the data run ended before its workers started"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(os.path.exists(f"/proc/{w}") and _not_zombie(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{w}") and _not_zombie(w) for w in workers), "orphaned data workers"
+    assert not (tmp_path / "out.tfrecord").exists()
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -13,6 +13,7 @@ import os
 
 import keras
 
+from albert import files
 from albert.checkpoints._common import CheckpointError
 from albert.checkpoints.native import global_step, restore_model_weights, save_model_weights
 from albert.checkpoints.recovery import latest
@@ -38,7 +39,7 @@ def save_best(model: keras.Model, output_dir: str, results: dict) -> None:
     name = f"ckpt-{results['global_step']}"
     save_model_weights(model, os.path.join(directory, name), global_step=results["global_step"])
     previous = best_results(output_dir)
-    tmp = os.path.join(directory, f"results.json.tmp-{os.getpid()}")
+    tmp = files.temporary_path(os.path.join(directory, "results.json"))
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump({**results, "checkpoint": name}, f)
     os.replace(tmp, os.path.join(directory, "results.json"))

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from albert import metrics
+from albert import files, metrics
 from albert.data.documents import InputError
 from albert.data.features import (
     SHUFFLE_BUFFER,
@@ -259,7 +259,7 @@ def cached_features(
         for record in _encode(task, examples, tokenizer, max_seq_length):
             writer.write(record)
     labels = None if examples[0].label is None else [e.label for e in examples]
-    tmp = f"{index_path}.tmp-{os.getpid()}"
+    tmp = files.temporary_path(index_path)
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump({"source": source, "guids": [e.guid for e in examples], "labels": labels}, f)
     os.replace(tmp, index_path)
@@ -352,7 +352,7 @@ def write_submission(path: str, task: Task, features: FeatureFile, logits: np.nd
     """GLUE's submission format: a header `index<TAB>prediction`, then one row per test example
     with its index and the predicted label (a score for STS-B). Atomic."""
     predictions = predictions_from_logits(task, logits)
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = files.temporary_path(path)
     with open(tmp, "w", encoding="utf-8") as f:
         f.write("index\tprediction\n")
         for guid, prediction in zip(features.guids, predictions):

@@ -23,11 +23,14 @@ import json
 import multiprocessing
 import os
 import random
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
 
 import numpy as np
 
+from albert import files
 from albert.data import tfrecord
 from albert.data.documents import DocumentReader
 from albert.data.instances import Instance, MaskingConfig, Vocabulary, create_instances_from_document
@@ -232,7 +235,10 @@ def _ordered_map(function, jobs: Iterable, num_workers: int) -> Iterator:
         yield from map(function, jobs)
         return
     context = multiprocessing.get_context("spawn")  # safe even if the caller imported TensorFlow
-    with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(
+        num_workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    )
+    with pool:
         pending: collections.deque = collections.deque()
         for job in jobs:
             pending.append(pool.submit(function, job))
@@ -240,6 +246,17 @@ def _ordered_map(function, jobs: Iterable, num_workers: int) -> Iterator:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker process ends when the process that started it does (Linux), even killed with
+    SIGKILL, instead of waiting for work forever; also when that happened while it started."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def output_paths(output_file: str, num_output_shards: int = 1) -> list[str]:
@@ -317,7 +334,7 @@ def write_summary(path: str, stats: Statistics, seconds: float, settings: dict) 
     summary["seconds"] = round(seconds, 3)
     summary["tokens_per_second"] = round(stats.real_tokens / max(seconds, 1e-9))
     summary["settings"] = settings
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = files.temporary_path(path)
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")

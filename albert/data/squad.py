@@ -28,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
+from albert import files
 from albert.data.documents import InputError
 from albert.data.features import SHUFFLE_BUFFER, batch_training, cache_key, read_feature_records, round_length
 from albert.data.tfrecord import ShardedWriter, encode_example, frame_record, int64_feature
@@ -339,7 +340,7 @@ def cached_features(
                 index["windows"].append(feature.window)
                 index["max_context"].append(feature.max_context)
             index["spans"].append([] if is_training else tokens.spans)
-    tmp = f"{index_path}.tmp-{os.getpid()}"
+    tmp = files.temporary_path(index_path)
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(index, f)
     os.replace(tmp, index_path)
@@ -459,7 +460,7 @@ def write_json_files(output_dir: str, outputs: dict[str, dict]) -> None:
     """Writes each value as `output_dir/<name>`, atomically."""
     os.makedirs(output_dir, exist_ok=True)
     for name, value in outputs.items():
-        tmp = os.path.join(output_dir, f"{name}.tmp-{os.getpid()}")
+        tmp = files.temporary_path(os.path.join(output_dir, name))
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(value, f, indent=2)
         os.replace(tmp, os.path.join(output_dir, name))

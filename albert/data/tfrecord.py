@@ -23,6 +23,8 @@ from typing import BinaryIO
 import google_crc32c
 import numpy as np
 
+from albert import files
+
 _MASK_DELTA = 0xA282EAD8
 
 
@@ -100,14 +102,15 @@ def frame_record(data: bytes) -> bytes:
 
 class ShardedWriter:
     """Writes framed records round-robin into several files, atomically: each file is written
-    under a temporary name and renamed only when `close()` succeeds; `abort()` (or an exception
+    under a hidden temporary name (`albert.files`) and renamed only when `close()` succeeds; `abort()` (or an exception
     inside a `with` block) removes the temporary files, so no half-written output is left."""
 
     def __init__(self, paths: Sequence[str]):
         self.paths = list(paths)
-        self._tmp = [f"{p}.tmp-{os.getpid()}" for p in self.paths]
+        self._tmp = [files.temporary_path(p) for p in self.paths]
         for path in self.paths:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            files.remove_stale_temporaries(path)  # a killed run's partial file
         self._files: list[BinaryIO] = [open(t, "wb") for t in self._tmp]
         self._next = 0
         self.records_per_file = [0] * len(self.paths)
