@@ -402,34 +402,34 @@ class _Loop:
     log: Callable[[str], None]
 
     def run(self, step_fn: Callable[[], tf.Tensor], names: list[str], step: int, signals) -> None:
-        config, chief = self.config, self.workers.is_chief
+        config, chief, secs = self.config, self.workers.is_chief, self.config.save_checkpoints_secs
         saved_at = time.monotonic()
         while step < config.num_train_steps:
             self.reporter.add(step_fn(), step + 1)
             step += 1
-            log_now, save = config.due(step)
-            save = save or bool(
-                chief and config.save_checkpoints_secs and time.monotonic() - saved_at >= config.save_checkpoints_secs
-            )
-            due = [
-                hook for every, hook in self.hooks if chief and (step % every == 0 or step == config.num_train_steps)
-            ]
-            if log_now or save or due:
+            log_now, save = config.due(step)  # the same steps on every worker
+            if log_now or save:
                 means = self.reporter.means(names)
                 _stop_unless_finite(means, self.reporter.steps, step, self.manager)
                 if log_now:
                     self.reporter.report(step, means)
                     if self.on_log:
                         self.on_log(step, means)
-                if chief and save:
+            if chief:  # the chief's own: saves by time, hooks
+                save = save or bool(secs and time.monotonic() - saved_at >= secs)
+                if save:
                     self.manager.save(checkpoint_number=step)
                     saved_at = time.monotonic()
-                started = time.perf_counter()
-                for hook in due:
-                    hook(step)
-                self.reporter.start += time.perf_counter() - started  # the hooks' time is not training's
+                self.run_hooks(step)
             if self.workers.any(signals.received is not None):
                 self.stop(step, signals.received or signal.SIGTERM, already_saved=save)
+
+    def run_hooks(self, step: int) -> None:
+        started = time.perf_counter()
+        for every, hook in self.hooks:
+            if step % every == 0 or step == self.config.num_train_steps:
+                hook(step)
+        self.reporter.start += time.perf_counter() - started  # the hooks' time is not training's
 
     def stop(self, step: int, signum: int, already_saved: bool) -> None:
         """Saves (the chief) and stops every worker at `step`."""
