@@ -27,7 +27,7 @@ def remove_stale_temporaries(path: str) -> list[str]:
     removed = []
     for candidate in glob.glob(os.path.join(glob.escape(folder or "."), f".{glob.escape(name)}.tmp-*")):
         match = _TEMPORARY.match(os.path.basename(candidate))
-        if match and not _running(int(match["pid"])):
+        if match and not running(int(match["pid"])):
             with contextlib.suppress(FileNotFoundError):
                 if os.path.isdir(candidate):
                     shutil.rmtree(candidate, ignore_errors=True)
@@ -37,7 +37,8 @@ def remove_stale_temporaries(path: str) -> list[str]:
     return removed
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (this process included)."""
     if pid == os.getpid():
         return True
     try:

@@ -16,6 +16,8 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 
+from albert import files
+
 NAME = ".run.lock"
 
 
@@ -31,16 +33,6 @@ def _boot_id() -> str:
         return ""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def _owner(path: str) -> dict | None:
     try:
         with open(path, encoding="utf-8") as f:
@@ -53,7 +45,7 @@ def _stale(owner: dict | None) -> bool:
     if owner is None or owner.get("host") != socket.gethostname():
         return owner is None
     same_boot = owner.get("boot") == _boot_id()
-    return not same_boot or owner.get("pid") == os.getpid() or not _alive(int(owner.get("pid", 0)))
+    return not same_boot or owner.get("pid") == os.getpid() or not files.running(int(owner.get("pid", 0)))
 
 
 @contextlib.contextmanager

@@ -173,21 +173,24 @@ def parse(
     """The values of a command line (`argv` without the program name). `--help` prints the
     table and exits; an unknown setting or bad value prints a one-line error and exits 2."""
     parser = build_parser(table, prog, description)
-    namespace = parser.parse_args(list(argv))
-    spelled = vars(namespace).pop("_spelled", {})
-    given = vars(namespace)
-    missing = [f"--{s.name}" for s in table if s.required and s.name not in given]
+    values = _values(table, parser.parse_args(list(argv)))
+    missing = [f"--{s.name}" for s in table if s.required and not values.given(s.name)]
     if missing:
         parser.error(f"{', '.join(missing)} required")
-    return Values({**{s.name: s.default for s in table}, **given}, given, spelled)
+    return values
 
 
 def parse_known(table: Sequence[Setting], argv: Sequence[str]) -> tuple[Values, list[str]]:
     """The table's values in `argv`, and the arguments that are not the table's (in order)."""
     namespace, rest = build_parser(table, add_help=False).parse_known_args(list(argv))
+    return _values(table, namespace), rest
+
+
+def _values(table: Sequence[Setting], namespace: argparse.Namespace) -> Values:
+    """The table's defaults with what the parser read (its settings given, as spelled)."""
     given = vars(namespace)
     spelled = given.pop("_spelled", {})
-    return Values({**{s.name: s.default for s in table}, **given}, given, spelled), rest
+    return Values({**{s.name: s.default for s in table}, **given}, given, spelled)
 
 
 def to_argv(table: Sequence[Setting], values: Mapping[str, Any], script: str = "the script") -> list[str]:

@@ -420,7 +420,8 @@ class _Loop:
                 if save:
                     self.manager.save(checkpoint_number=step)
                     saved_at = time.monotonic()
-                self.run_hooks(step)
+                if self.hooks:
+                    self.run_hooks(step)
             if self.workers.any(signals.received is not None):
                 self.stop(step, signals.received or signal.SIGTERM, already_saved=save)
 

@@ -18,16 +18,20 @@ import glob
 import os
 import re
 
+from albert import configs
 from albert.settings import Setting, Values, group
 
 # --model_size with --model_type: the variant. ALBERT's and BERT's released sizes; "small" has
 # the shape of Google's BERT-Small (4 layers, hidden 512, 8 heads) and "tiny" is the project's
 # CPU model.
 MODEL_SIZES = {
-    "albert": {"tiny": "tiny", "small": "albert_small", "base": "albert_base_v2", "large": "albert_large_v2",
-               "xlarge": "albert_xlarge_v2", "xxlarge": "albert_xxlarge_v2"},
-    "bert": {"tiny": "bert_tiny", "small": "bert_small", "base": "bert_base", "large": "bert_large"},
-}  # fmt: skip
+    "albert": {
+        "tiny": "tiny",
+        "small": "albert_small",
+        **{name: f"albert_{name}_v2" for name, size in configs.SIZES.items() if size.released},
+    },
+    "bert": {name: f"bert_{name}" for name in ("tiny", "small", "base", "large")},
+}
 LOAD_FROM = ("scratch", "checkpoint", "huggingface")
 
 AWS = group(
