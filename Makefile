@@ -1,7 +1,7 @@
 # `make demo` and `make test` do all the set-up on a fresh machine: a virtual environment in
 # .venv with requirements.txt (and requirements-dev.txt for the tests) and the project itself,
 # installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
-# and the others, resolve to this tree wherever they run from). `make test` runs five lanes:
+# and the others, resolve to this tree wherever they run from). `make test` runs six lanes:
 # the library's tests, the tests that run the scripts, the demos and several workers
 # (tf.distribute included), and the tests of jobs (SageMaker, signals, damaged folders), all in .venv; the install test (`pip
 # install .` into a fresh venv, then every command from another folder); then the Horovod tests
@@ -17,11 +17,14 @@ HOROVOD_BIN := $(HOROVOD_VENV)/bin
 SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py \
 	tests/test_demo.py tests/test_distribute.py
 # The tests of jobs where they run (a lane of their own): the SageMaker launcher against
-# botocore's model and a local moto server, the scripts inside an /opt/ml laid out in a temporary
-# folder, and no lost work (signals, damaged run folders).
-JOB_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py tests/test_lost_work.py
+# botocore's model and a local moto server, and the scripts inside an /opt/ml laid out in a
+# temporary folder.
+JOB_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py
+# No lost work (a lane of its own): signals, kills and damaged run folders, one process and two
+# tf.distribute workers; bad inputs and outputs.
+FAULT_TESTS := tests/test_lost_work.py tests/test_preempted_workers.py
 
-.PHONY: demo test test-main test-scripts test-jobs test-install test-horovod lint clean
+.PHONY: demo test test-main test-scripts test-jobs test-faults test-install test-horovod lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -42,16 +45,19 @@ $(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile tools/instal
 demo: $(BIN)/.installed
 	$(BIN)/python demo_albert.py
 
-test: test-main test-scripts test-jobs test-install test-horovod
+test: test-main test-scripts test-jobs test-faults test-install test-horovod
 
 test-main: $(BIN)/.installed
-	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(JOB_TESTS))
+	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(JOB_TESTS) $(FAULT_TESTS))
 
 test-scripts: $(BIN)/.installed
 	$(BIN)/python -m pytest -q $(SCRIPT_TESTS)
 
 test-jobs: $(BIN)/.installed
 	$(BIN)/python -m pytest -q $(JOB_TESTS)
+
+test-faults: $(BIN)/.installed
+	$(BIN)/python -m pytest -q $(FAULT_TESTS)
 
 test-install: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_install.py

@@ -100,9 +100,10 @@ class Workers:
     def broadcast_variables(self, variables: Sequence) -> None:
         """Gives every worker the chief's values of `variables`."""
 
-    def any(self, flag: bool) -> bool:
-        """Whether `flag` is true on any worker (every worker calls it at the same step)."""
-        return flag
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Each of `flags`, true when it is true on any worker (every worker calls this at the
+        same step; one collective for all of them)."""
+        return flags
 
     def prefix(self) -> str:
         return f"[worker {self.rank}/{self.size}] " if self.size > 1 else ""
@@ -141,10 +142,11 @@ class HorovodWorkers(Workers):
         reduced = self._hvd.grouped_allreduce(flat, op=self._hvd.Average if mean else self._hvd.Sum)
         return tf.nest.pack_sequence_as(values, reduced)
 
-    def any(self, flag: bool) -> bool:
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
         if self.size == 1:
-            return flag
-        return float(self._hvd.allreduce(tf.constant(float(flag)), op=self._hvd.Sum)) > 0
+            return flags
+        summed = self._hvd.allreduce(tf.constant(flags, tf.float32), op=self._hvd.Sum)
+        return tuple(bool(x > 0) for x in summed.numpy())
 
     def broadcast_variables(self, variables: Sequence) -> None:
         if self.size > 1:
@@ -195,14 +197,40 @@ class StrategyWorkers(Workers):
         op = tf.distribute.ReduceOp.MEAN if mean else tf.distribute.ReduceOp.SUM
         return tf.distribute.get_replica_context().all_reduce(op, values)
 
-    def any(self, flag: bool) -> bool:
+    def broadcast_variables(self, variables: Sequence) -> None:
+        """Every worker's variables become the chief's (e.g. restored from a checkpoint): an
+        all-reduce of the first replica's values with zeros from the others, exact."""
         if self.size == 1:
-            return flag
-        if not hasattr(self, "_any"):
-            self._any = tf.function(
+            return
+        targets = [_tf_variable(v) for v in variables]
+
+        def chief_values():
+            context = tf.distribute.get_replica_context()
+            first = tf.equal(context.replica_id_in_sync_group, 0)
+            values = [tf.where(first, t, tf.zeros_like(t)) for t in map(tf.convert_to_tensor, targets)]
+            reduced = list(values)
+            for dtype in {v.dtype for v in values}:  # one all-reduce per type: it packs its tensors
+                at = [i for i, v in enumerate(values) if v.dtype == dtype]
+                for i, value in zip(at, context.all_reduce(tf.distribute.ReduceOp.SUM, [values[i] for i in at])):
+                    reduced[i] = value
+            return reduced
+
+        @tf.function
+        def broadcast():
+            values = self.local(self.strategy.run(chief_values))
+            for target, value in zip(targets, values):
+                target.assign(value)
+
+        broadcast()
+
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        if self.size == 1:
+            return flags
+        if not hasattr(self, "_sum"):
+            self._sum = tf.function(
                 lambda x: self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(tf.identity, (x,)), None)
             )
-        return float(self._any(tf.constant(float(flag)))) > 0
+        return tuple(bool(x > 0) for x in self._sum(tf.constant(flags, tf.float32)).numpy())
 
 
 def _tf_variable(variable):

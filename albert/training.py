@@ -18,7 +18,7 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from albert import checkpoints, distribute, files, optimization, precision, preemption
+from albert import checkpoints, distribute, files, optimization, precision, preemption, resume
 from albert.aws import flags as aws_flags
 from albert.modeling import dropout_states, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
@@ -220,6 +220,8 @@ class LoopConfig:
         log_steps: how often to log (and write summaries).
         summary_dir: TensorBoard's folder, with `train/` and `eval/` (default output_dir).
         save_checkpoints_secs: also save when this many seconds passed since the last save (0: never).
+        resume_settings: what a resume must share with the run it continues for its input
+            positions to mean the same batches (see `resume.check_settings`).
     """
 
     output_dir: str
@@ -230,6 +232,7 @@ class LoopConfig:
     log_steps: int = 100
     summary_dir: str | None = None
     save_checkpoints_secs: float = 0.0
+    resume_settings: dict = dataclasses.field(default_factory=dict)
 
     def summaries(self, kind: str) -> str:
         """The folder of the `kind` ("train", "eval") of summaries."""
@@ -276,6 +279,7 @@ def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[st
         log_steps=min(v.log_steps, steps),
         summary_dir=v.summary_dir,
         save_checkpoints_secs=v.save_checkpoints_secs,
+        resume_settings={**task.resume_settings(), "workers": workers.size},
     )
     every = v.validation_frequency or loop.save_checkpoints_steps
     hooks = [(every, evaluation_hook(task, model, loop, log))] if task.evaluates_during_training() else []
@@ -352,8 +356,9 @@ def train(
     interval. A non-finite loss stops the run with `TrainingError` before its update is applied.
 
     With several `workers` (model and optimizer made in `workers.scope()`), `dataset` is this
-    worker's shard; all start from the chief's weights, and only the chief logs, saves and runs
-    the hooks (a resumed worker other than the chief starts its shard afresh).
+    worker's shard; all start from the chief's weights, and only the chief logs, saves the
+    training state and runs the hooks; every other worker saves its input position at the same
+    steps (see `resume`).
     """
     loss_scale = loss_scale or precision.LossScale()
     workers = workers or distribute.Workers()
@@ -373,13 +378,17 @@ def train(
     )
     iterator = iter(dataset)
     state = dict(model=model, optimizer=optimizer, loss_scale=loss_scale, global_step=global_step)
-    manager = None  # the chief's: the others take its weights, optimizer and step in _synchronise
-    if workers.is_chief:
+    keep = config.keep_checkpoint_max
+    if workers.is_chief:  # the others take its weights, optimizer and step in _synchronise
         checkpoints.prepare_run_folder(config.output_dir, log)
-        manager = _checkpoint_manager(state, iterator, config)
-        _restore_or_initialise(manager, init_checkpoint, init_optimizer, log)
+        manager = resume.chief_manager(state, iterator, config.output_dir, keep, config.resume_settings)
+        resume.restore_or_initialise(manager, config.resume_settings, init_checkpoint, init_optimizer, log)
+    else:
+        manager = resume.worker_manager(iterator, config.output_dir, keep, workers)
     if workers.size > 1:
         _synchronise(model, optimizer, loss_scale, global_step, workers, config)
+        if not workers.is_chief:
+            resume.restore_input(manager, int(global_step.numpy()), workers)
     packed_step, names = _packed_step(step_fn, dataset.element_spec)
     loop = _Loop(config, _Reporter(config, logged, log, workers.is_chief), manager, workers, hooks, on_log, log)
     with preemption.Signals() as signals:
@@ -391,11 +400,11 @@ def train(
 @dataclasses.dataclass
 class _Loop:
     """The steps of `train` after the restore: logs, checkpoints (every N steps or seconds),
-    hooks, and a stop on SIGTERM / SIGINT that every worker takes at the same step."""
+    hooks, and a stop on SIGTERM / SIGINT, each taken by every worker at the same step."""
 
     config: LoopConfig
     reporter: _Reporter
-    manager: tf.train.CheckpointManager | None  # the chief's
+    manager: tf.train.CheckpointManager  # the chief's state, or another worker's input position
     workers: distribute.Workers
     hooks: Sequence[Hook]
     on_log: Callable[[int, dict[str, float]], None] | None
@@ -407,23 +416,25 @@ class _Loop:
         while step < config.num_train_steps:
             self.reporter.add(step_fn(), step + 1)
             step += 1
-            log_now, save = config.due(step)  # the same steps on every worker
+            log_now, save = config.due(step)
+            timed = bool(secs) and time.monotonic() - saved_at >= secs
+            stop, timed = self.workers.agree(signals.received is not None, timed)
+            save = save or timed or stop
             if log_now or save:
                 means = self.reporter.means(names)
-                _stop_unless_finite(means, self.reporter.steps, step, self.manager)
+                last = self.manager.latest_checkpoint if chief else "named in the chief's log"
+                _stop_unless_finite(means, self.reporter.steps, step, last)
                 if log_now:
                     self.reporter.report(step, means)
                     if self.on_log:
                         self.on_log(step, means)
-            if chief:  # the chief's own: saves by time, hooks
-                save = save or bool(secs and time.monotonic() - saved_at >= secs)
-                if save:
-                    self.manager.save(checkpoint_number=step)
-                    saved_at = time.monotonic()
-                if self.hooks:
-                    self.run_hooks(step)
-            if self.workers.any(signals.received is not None):
-                self.stop(step, signals.received or signal.SIGTERM, already_saved=save)
+            if save:
+                self.manager.save(checkpoint_number=step)
+                saved_at = time.monotonic()
+            if chief and self.hooks:
+                self.run_hooks(step)
+            if stop:
+                self.stop(step, signals.received or signal.SIGTERM)
 
     def run_hooks(self, step: int) -> None:
         started = time.perf_counter()
@@ -432,70 +443,22 @@ class _Loop:
                 hook(step)
         self.reporter.start += time.perf_counter() - started  # the hooks' time is not training's
 
-    def stop(self, step: int, signum: int, already_saved: bool) -> None:
-        """Saves (the chief) and stops every worker at `step`."""
+    def stop(self, step: int, signum: int) -> None:
+        """Stops every worker at `step`, saved."""
         if self.workers.is_chief:
-            path = self.manager.latest_checkpoint if already_saved else self.manager.save(checkpoint_number=step)
             self.reporter.close()
-            self.log(f"{preemption.name(signum)} at step {step}: saved {path}; run the same command to resume there")
+            self.log(
+                f"{preemption.name(signum)} at step {step}: saved {self.manager.latest_checkpoint}; "
+                "run the same command to resume there"
+            )
         raise preemption.Preempted(signum, f"stopped by {preemption.name(signum)} at step {step}")
-
-
-def _checkpoint_manager(state: dict, iterator, config: LoopConfig) -> tf.train.CheckpointManager:
-    """What the chief's checkpoint holds for an exact resume: the training `state`, the weights
-    by layer (for other tasks to start from), the dropout state and its input position."""
-    checkpoint = tf.train.Checkpoint(
-        **state,
-        layers=checkpoints.weight_layers(state["model"]),
-        dropout_state=dropout_states(state["model"]),
-        data=iterator,
-    )
-    return tf.train.CheckpointManager(
-        checkpoint,
-        config.output_dir,
-        max_to_keep=config.keep_checkpoint_max,
-        checkpoint_name="ckpt",
-        step_counter=state["global_step"],
-    )
-
-
-def _restore_or_initialise(manager, init_checkpoint: str | None, init_optimizer: bool, log) -> None:
-    """Resumes from the newest checkpoint of the run, else starts from `init_checkpoint`."""
-    state = manager.checkpoint
-    if manager.latest_checkpoint:
-        try:
-            state.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as err:
-            raise TrainingError(
-                f"{manager.latest_checkpoint}: cannot resume, it was written with other settings "
-                f"({str(err).splitlines()[0][:120]}); "
-                "rerun with the same flags (e.g. --data_type) or a new --output_dir"
-            ) from None
-        log(f"resuming from {manager.latest_checkpoint} at step {int(state.global_step.numpy())}")
-    elif init_checkpoint:
-        path = checkpoints.load_weights(state.model, init_checkpoint, new_heads=True)
-        if init_optimizer:
-            _load_optimizer_moments(state.optimizer, path)
-        log(f"initialised the model{' and optimizer' if init_optimizer else ''} from {init_checkpoint}")
-
-
-def _load_optimizer_moments(optimizer, path: str) -> None:
-    """The optimizer's moments from a training checkpoint of this project at `path`; its step
-    count starts again at 0, so the schedule is the new run's."""
-    try:
-        tf.train.Checkpoint(optimizer=optimizer).read(path).assert_existing_objects_matched().expect_partial()
-    except (AssertionError, ValueError, tf.errors.OpError) as err:
-        raise TrainingError(
-            f"{path}: holds no optimizer state of this model ({str(err).splitlines()[0][:120]}); "
-            "pass --load_optimizer_state=false to take the weights only"
-        ) from None
-    optimizer.iterations.assign(0)
 
 
 def _synchronise(model, optimizer, loss_scale, global_step, workers: distribute.Workers, config: LoopConfig) -> None:
     """Every worker takes the chief's weights and step; each draws its own dropout masks."""
-    workers.broadcast_variables([*model.weights, *optimizer.variables, global_step, *loss_scale.variables])
-    for state in dropout_states(model):
+    states = dropout_states(model)
+    workers.broadcast_variables([*model.weights, *optimizer.variables, global_step, *loss_scale.variables, *states])
+    for state in states:
         state.assign(state + tf.constant([7919 * workers.rank, 0], state.dtype))
     workers.log(
         f"{workers.describe()}; steps {int(global_step.numpy())} to {config.num_train_steps} "
@@ -518,12 +481,13 @@ def _packed_step(step_fn, element_spec) -> tuple[Callable, list[str]]:
     return packed_step, names
 
 
-def _stop_unless_finite(means: dict[str, float], steps: int, step: int, manager) -> None:
+def _stop_unless_finite(means: dict[str, float], steps: int, step: int, last: str | None) -> None:
+    """Stops the run at a non-finite loss; `last` names the newest checkpoint."""
     if means["loss_finite"] < 1.0:
         bad = int(round((1.0 - means["loss_finite"]) * steps))
         raise TrainingError(
             f"step {step}: the loss was not finite in {bad} of the last {steps} steps; training stopped, "
-            f"the last good checkpoint is {(manager and manager.latest_checkpoint) or 'none'}; "
+            f"the last good checkpoint is {last or 'none'}; "
             "lower --learning_rate or check the data"
         )
 

@@ -31,7 +31,7 @@ from albert.data.pretraining import make_pretraining_dataset
 CONFIG = get_config("tiny").replace(vocab_size=300, max_position_embeddings=S, hidden_dropout_prob=0.1)
 
 
-def train(records, output_dir, steps: int, lines: list | None = None):
+def train(records, output_dir, steps: int, lines: list | None = None, settings: dict | None = None):
     """A tiny pretraining that saves every 2 steps; returns its weights."""
     keras.utils.set_random_seed(1)
     model = modeling.create_pretraining_model(CONFIG, P)
@@ -41,7 +41,9 @@ def train(records, output_dir, steps: int, lines: list | None = None):
         losses.pretraining_loss,
         optimizer,
         make_pretraining_dataset(records, 8, S, P, seed=1),
-        training.LoopConfig(str(output_dir), steps, 8, save_checkpoints_steps=2, log_steps=100),
+        training.LoopConfig(
+            str(output_dir), steps, 8, save_checkpoints_steps=2, log_steps=100, resume_settings=settings or {}
+        ),
         denominators_fn=losses.pretraining_denominators,
         log=(lines if lines is not None else []).append,
     )
@@ -114,6 +116,43 @@ def test_an_interrupted_saves_temp_folder_is_removed(sample_records, tmp_path, s
     assert not (tmp_path / "ckpt-8_temp").exists()
     assert any("left by an interrupted save" in line for line in lines)
     assert same(weights, straight)
+
+
+def test_a_resume_with_another_input_or_batch_is_refused(sample_records, tmp_path):
+    saved = {"input_file": ["sample.tfrecord"], "train_batch_size": 8, "workers": 1}
+    train(sample_records, tmp_path, 2, settings=saved)
+    for changed in ({"input_file": ["other.tfrecord"]}, {"train_batch_size": 16}, {"workers": 2}):
+        name, value = next(iter(changed.items()))
+        with pytest.raises(checkpoints.CheckpointError) as err:
+            train(sample_records, tmp_path, 4, settings={**saved, **changed})
+        shown = ",".join(value) if isinstance(value, list) else value
+        assert f"ckpt-2: saved by a run with {name} {saved[name][0] if name == 'input_file' else saved[name]} " \
+            f"(now {shown}); rerun with those settings to resume" in str(err.value)  # fmt: skip
+    train(sample_records, tmp_path, 4, settings=saved)  # the same settings resume
+    assert (tmp_path / "ckpt-4.index").exists()
+
+
+def test_a_checkpoint_without_settings_still_resumes(sample_records, tmp_path, straight, monkeypatch):
+    """Checkpoints of earlier versions hold no run settings."""
+    from albert import resume
+
+    made = resume.chief_manager
+
+    def without_settings(state, iterator, output_dir, keep, settings):
+        checkpoint = resume._without_settings(made(state, iterator, output_dir, keep, settings).checkpoint)
+        return tf.train.CheckpointManager(checkpoint, output_dir, keep, step_counter=state["global_step"],
+                                          checkpoint_name="ckpt")  # fmt: skip
+
+    monkeypatch.setattr(resume, "chief_manager", without_settings)
+    train(sample_records, tmp_path, 6, settings={"train_batch_size": 8})
+    assert (
+        "run_settings/.ATTRIBUTES/VARIABLE_VALUE"
+        not in tf.train.load_checkpoint(str(tmp_path / "ckpt-6")).get_variable_to_dtype_map()
+    )
+    monkeypatch.undo()
+    lines: list[str] = []
+    assert same(train(sample_records, tmp_path, 8, lines, settings={"train_batch_size": 8}), straight)
+    assert any(line.startswith(f"resuming from {tmp_path}/ckpt-6 at step 6") for line in lines)
 
 
 def pretraining_command(records, output_dir, *extra):

@@ -91,7 +91,7 @@ def test_non_finite_loss_stops_with_the_last_good_checkpoint_intact(tmp_path, sa
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-10")
     reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-10"))
     values = [reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if k.endswith("VARIABLE_VALUE")]
-    assert all(np.isfinite(v).all() for v in values if v.dtype.kind == "f")
+    assert all(np.isfinite(v).all() for v in values if getattr(v, "dtype", None) is not None and v.dtype.kind == "f")
 
 
 def test_init_checkpoint_carries_weights_not_the_optimizer(tmp_path, sample_records):
@@ -165,7 +165,7 @@ def test_resuming_with_other_settings_is_a_clear_error(tmp_path, sample_records)
 
     pretrain(sample_records, tmp_path, 2, save_every=2)
     model = modeling.create_pretraining_model(TINY, P)
-    with pytest.raises(training.TrainingError, match="cannot resume, it was written with other settings"):
+    with pytest.raises(checkpoints.CheckpointError, match="cannot resume, it was written with other settings"):
         training.train(
             model,
             losses.pretraining_loss,

@@ -8,6 +8,7 @@ table, its model, its data, its loss, its evaluation and its predictions; the lo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -252,6 +253,17 @@ class Task:
     def train_dataset(self, workers: distribute.Workers, worker_batch: int) -> tf.data.Dataset:
         raise NotImplementedError
 
+    # The settings naming the training input, for `resume_settings`.
+    input_settings: ClassVar[tuple[str, ...]] = ()
+
+    def resume_settings(self) -> dict[str, Any]:
+        """What a resumed run must share with the run it continues so that its input position
+        means the same batches: the input (files by name, wherever they are now), the batch,
+        the sequence length and the seed."""
+        v = self.values
+        names = ("train_batch_size", "max_seq_length", "random_seed", *self.input_settings)
+        return {name: _file_names(getattr(v, name)) for name in names}
+
     def shard(self, workers: distribute.Workers) -> dict[str, Any]:
         """What the fine-tuning readers (`glue.make_dataset`, `squad.make_dataset`) take to make
         this worker's training batches: shuffled by the seed, padded to their longest (to the
@@ -291,3 +303,10 @@ class Task:
         """Writes the task's prediction files; returns their paths and, when the inputs have
         answers, the scores the predictions earn."""
         return [], None
+
+
+def _file_names(value):
+    """A path's file name (a list's, each); other values as they are."""
+    if isinstance(value, (list, tuple)):
+        return [_file_names(item) for item in value]
+    return os.path.basename(os.path.normpath(value)) if isinstance(value, str) and os.sep in value else value

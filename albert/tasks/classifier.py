@@ -103,6 +103,8 @@ class ClassifierTask(Task):
         self.eval_features = features("dev") if v.do_eval else None
         self.test_features = features("test") if v.do_predict else None
 
+    input_settings = ("task_name", "data_dir")
+
     def create_model(self, config) -> keras.Model:
         # Training batches are padded to their longest pair: the encoder skips the padding, except
         # under XLA, which needs shapes that do not depend on the data.

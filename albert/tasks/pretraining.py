@@ -18,6 +18,7 @@ the weights carry over, the optimizer and its schedule start afresh. With
 from __future__ import annotations
 
 import math
+import os
 
 import keras
 import tensorflow as tf
@@ -115,6 +116,11 @@ class PretrainingTask(Task):
         check_pretraining_records(
             sorted(set(self.train_files + self.eval_files)), v.max_seq_length, v.max_predictions_per_seq
         )
+
+    input_settings = ("max_predictions_per_seq",)
+
+    def resume_settings(self) -> dict:
+        return {**super().resume_settings(), "input_file": [os.path.basename(path) for path in self.train_files]}
 
     def create_model(self, config) -> keras.Model:
         v = self.values
