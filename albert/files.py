@@ -48,3 +48,55 @@ def running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class OutputError(ValueError):
+    """An output that cannot be written where it was asked for; the message is one line."""
+
+
+def make_folder(path: str, flag: str) -> None:
+    """Creates the output folder `path` (given as `flag`) and checks that files can be written
+    there, before any work is done."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = temporary_path(os.path.join(path, "write-test"))
+        open(probe, "w").close()
+        os.remove(probe)
+    except OSError as err:
+        raise OutputError(f"{flag} {path}: cannot write there ({err.strerror}); pass a folder you can write") from None
+
+
+def check_outputs(paths: list[str]) -> None:
+    """The files a run will write must not be folders (found before any work)."""
+    for path in paths:
+        if os.path.isdir(path):
+            raise OutputError(f"{path}: is a folder, but the run writes a file there; move the folder away")
+
+
+def check_replaceable_folder(path: str, flag: str, kept: list[str]) -> None:
+    """A folder that an output (a SavedModel) replaces as a whole: new, empty or an earlier
+    output of its kind (`saved_model.pb`), and neither one of the `kept` paths (the run's
+    output folder, its inputs) nor a folder around one."""
+    real = os.path.realpath(path)
+    for other in kept:
+        other_real = os.path.realpath(other)
+        if real == other_real or other_real.startswith(real + os.sep):
+            raise OutputError(f"{flag} {path} would replace {other}, which the run keeps; export elsewhere")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputError(f"{flag} {path} is a file; pass a folder")
+    if os.path.isdir(path) and os.listdir(path) and not os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise OutputError(
+            f"{flag} {path} holds files that are not a SavedModel; pass a new or empty folder (or remove them)"
+        )
+
+
+def replace_folder(new: str, path: str) -> None:
+    """Puts the complete folder `new` at `path`; an earlier `path` is removed only once `new`
+    is in its place."""
+    old = None
+    if os.path.exists(path):
+        old = temporary_path(path) + ".old"
+        os.replace(path, old)
+    os.replace(new, path)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)

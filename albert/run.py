@@ -17,7 +17,18 @@ import keras
 import tensorflow as tf
 from absl import logging as absl_logging
 
-from albert import checkpoints, configs, devices, distribute, output_lock, preemption, serving, settings, training
+from albert import (
+    checkpoints,
+    configs,
+    devices,
+    distribute,
+    files,
+    output_lock,
+    preemption,
+    serving,
+    settings,
+    training,
+)
 from albert.aws import container
 from albert.aws import flags as aws_flags
 from albert.pretrained import DownloadError
@@ -73,7 +84,8 @@ def execute(task, workers: distribute.Workers, log: Callable[[str], None]) -> tu
     workers.worker_batch(v.train_batch_size, v.gradient_accumulation_steps)  # refuses a batch that does not split
     tokenizer = fine_tuning_tokenizer(v, config) if task.reads_text else None
     task.read_inputs(tokenizer)  # every input first, so that a bad file stops the run before any training
-    os.makedirs(v.output_dir, exist_ok=True)
+    task.check_model(config)
+    check_outputs(task)
     with output_lock.held(v.output_dir, log) if workers.is_chief else contextlib.nullcontext():
         with workers.scope():
             model = task.create_model(config)
@@ -81,6 +93,17 @@ def execute(task, workers: distribute.Workers, log: Callable[[str], None]) -> tu
             training.fit(task, model, workers, log)
         results = finish(task, model, tokenizer, log) if workers.is_chief else None
     return model, results
+
+
+def check_outputs(task) -> None:
+    """The output folder is writable, no output file is a folder and the SavedModel's folder
+    replaces nothing the run keeps: found before any work."""
+    v = task.values
+    files.make_folder(v.output_dir, "--output_dir")
+    files.check_outputs(task.output_files())
+    if getattr(v, "export_dir", None):
+        kept = [path for path in (v.output_dir, v.init_checkpoint) if path and os.path.exists(path)]
+        files.check_replaceable_folder(v.export_dir, "--export_dir", kept)
 
 
 def start_workers(v: settings.Values, job: container.SageMaker | None = None) -> distribute.Workers:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 import unicodedata
 
@@ -208,16 +207,16 @@ def export_saved_model(
     `end_logits`). With a `tokenizer`, also `serving_text` (`text` [batch]) and `serving_text_pair`
     (`text_a`, `text_b` [batch]), which return the model's outputs and the packed inputs
     (so span logits can be mapped back to tokens), truncated to `max_seq_length`.
-    Written to a temporary directory and renamed when complete."""
+    Written to a temporary directory and renamed when complete; `directory` must be new, empty
+    or an earlier SavedModel, which is replaced."""
     directory = os.fspath(directory)
     encoder = TextEncoder(tokenizer, max_seq_length) if tokenizer is not None else None
     serving = _Serving(model, encoder)
     signatures = {"serving_default": serving.serve}
     if encoder is not None:
         signatures.update(serving_text=serving.serve_text, serving_text_pair=serving.serve_text_pair)
+    files.check_replaceable_folder(directory, "the export folder", [])
     tmp = files.temporary_path(directory)
     tf.saved_model.save(serving, tmp, signatures=signatures)
-    if os.path.exists(directory):
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
+    files.replace_folder(tmp, directory)
     return directory

@@ -28,7 +28,8 @@ class SettingError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One setting. `type` is int, float, str or bool; `aliases` are its other spellings."""
+    """One setting. `type` is int, float, str or bool; `aliases` are its other spellings; a
+    `positive` number must be above 0."""
 
     name: str
     type: type
@@ -38,6 +39,7 @@ class Setting:
     choices: tuple[str, ...] | None = None
     required: bool = False
     group: str = ""
+    positive: bool = False
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -139,12 +141,23 @@ def _add(container, setting: Setting) -> None:
         return
     container.add_argument(
         *options,
-        type=setting.type,
+        type=_positive(setting.type) if setting.positive else setting.type,
         choices=setting.choices,
         metavar=None if setting.choices else setting.type.__name__.upper(),  # choices show as {a,b}
         help=_help(setting),
         **common,
     )
+
+
+def _positive(kind: type):
+    def convert(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its errors
+    return convert
 
 
 def build_parser(

@@ -8,8 +8,12 @@ dataset.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import glob
 import os
+import re
+import shutil
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +24,7 @@ from tensorflow.core.framework import summary_pb2
 
 from albert import checkpoints, distribute, files, optimization, precision, preemption, resume
 from albert.aws import flags as aws_flags
+from albert.data.pretraining import damage, find_damaged_record
 from albert.modeling import dropout_states, select_inputs
 from albert.optimization import accumulate_gradients, all_finite, clip_by_global_norm
 from albert.progress import ProgressBar, format_duration
@@ -283,24 +288,45 @@ def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[st
     )
     every = v.validation_frequency or loop.save_checkpoints_steps
     hooks = [(every, evaluation_hook(task, model, loop, log))] if task.evaluates_during_training() else []
-    return train(
-        model,
-        task.loss,
-        optimizer,
-        dataset,
-        loop,
-        loss_scale=loss_scale,
-        accumulation_steps=v.gradient_accumulation_steps,
-        clip_norm=v.max_grad_norm,
-        jit_compile=v.xla,
-        init_checkpoint=v.init_checkpoint,
-        init_optimizer=aws_flags.loads_optimizer(v),
-        denominators_fn=task.denominators,
-        logged=(LOGGED[0], *task.logged, *LOGGED[1:]),
-        log=log,
-        hooks=(*hooks, *task.training_hooks(model, log)),
-        workers=workers,
-    )
+    with _damaged_records_named(task):
+        return train(
+            model,
+            task.loss,
+            optimizer,
+            dataset,
+            loop,
+            loss_scale=loss_scale,
+            accumulation_steps=v.gradient_accumulation_steps,
+            clip_norm=v.max_grad_norm,
+            jit_compile=v.xla,
+            init_checkpoint=v.init_checkpoint,
+            init_optimizer=aws_flags.loads_optimizer(v),
+            denominators_fn=task.denominators,
+            logged=(LOGGED[0], *task.logged, *LOGGED[1:]),
+            log=log,
+            hooks=(*hooks, *task.training_hooks(model, log)),
+            workers=workers,
+        )
+
+
+def _os_reason(err: Exception) -> str:
+    """The operating system's reason in an error of a write (e.g. "No space left on device")."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    text = re.sub(r"\{\{.*?\}\}|\[Op:\w+\]", "", getattr(err, "message", str(err))).strip().splitlines()[0]
+    return text.rsplit("; ", 1)[-1][:100]
+
+
+@contextlib.contextmanager
+def _damaged_records_named(task):
+    """A damaged training record stops the run with one line naming its file and byte offset."""
+    try:
+        yield
+    except tf.errors.DataLossError as err:
+        damaged = find_damaged_record(task.training_files()) or f"a training file: {damage(err)}"
+        raise TrainingError(
+            f"{damaged}; training stopped, the checkpoints saved are intact; make the file again or leave it out"
+        ) from None
 
 
 def evaluation_hook(task, model: keras.Model, loop: LoopConfig, log: Callable[[str], None]) -> Callable[[int], None]:
@@ -429,12 +455,27 @@ class _Loop:
                     if self.on_log:
                         self.on_log(step, means)
             if save:
-                self.manager.save(checkpoint_number=step)
+                self.save(step)
                 saved_at = time.monotonic()
             if chief and self.hooks:
                 self.run_hooks(step)
             if stop:
                 self.stop(step, signals.received or signal.SIGTERM)
+
+    def save(self, step: int) -> None:
+        """Saves this worker's checkpoint; a save that fails (a full disk) stops the run in one
+        line, its partial files removed, the checkpoints before it intact."""
+        newest = self.manager.latest_checkpoint
+        try:
+            self.manager.save(checkpoint_number=step)
+        except (tf.errors.OpError, OSError) as err:
+            partial = glob.glob(os.path.join(glob.escape(self.manager.directory), f"ckpt-{step}_temp*"))
+            for folder in partial:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise TrainingError(
+                f"step {step}: saving the checkpoint in {self.manager.directory} failed ({_os_reason(err)}); "
+                f"the newest checkpoint is {newest or 'none yet'}; free disk space and run the same command to resume"
+            ) from None
 
     def run_hooks(self, step: int) -> None:
         started = time.perf_counter()

@@ -8,6 +8,8 @@ Google's TF1 checkpoints, Hugging Face safetensors and Google's released models 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
 
@@ -95,8 +97,35 @@ def restore_model_weights(model: keras.Model, path: str, new_heads: bool = False
             f"(it holds {', '.join(sorted(stored)) or 'none'}); is it a checkpoint of this model?"
         )
     present = {name: layer for name, layer in layers.items() if name in stored}
-    tf.train.Checkpoint(layers=present).read(path).assert_existing_objects_matched().expect_partial()
+    with _quiet_tensorflow():  # a failed read warns of each unrestored variable as it is dropped
+        problem = _read_layers(present, path)
+    if problem:
+        raise CheckpointError(
+            f"{path}: its weights do not fit this model ({problem}); pass the config the checkpoint was "
+            "trained with (--albert_config_file / --model_size) or another --init_checkpoint"
+        )
     return path
+
+
+def _read_layers(layers: dict, path: str) -> str | None:
+    """Reads `layers` from the checkpoint; what does not fit, or None."""
+    try:
+        tf.train.Checkpoint(layers=layers).read(path).assert_existing_objects_matched().expect_partial()
+    except (ValueError, AssertionError) as err:
+        return str(err).splitlines()[0][:160]
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+        gc.collect()
+    finally:
+        logger.setLevel(level)
 
 
 def global_step(path: str) -> int:

@@ -8,6 +8,8 @@ and prefetched; evaluation data is read once, in order.
 
 from __future__ import annotations
 
+import re
+
 import tensorflow as tf
 
 from albert.data.documents import InputError, expand_input_patterns
@@ -58,6 +60,45 @@ def check_pretraining_records(files: list[str], max_seq_length: int, max_predict
                     f"{path}: record 0 has {len(values)} values of {name}, expected {length}; "
                     f"set {flag} to the value the data was made with"
                 )
+
+
+def check_token_ids(files: list[str], vocab_size: int, records: int = 64) -> None:
+    """The token ids of the first `records` records of every file must be below the model's
+    `vocab_size` (a larger id fails deep in the embedding lookup, mid-training)."""
+    for path in files:
+        try:
+            for index, record in enumerate(tf.data.TFRecordDataset(path).take(records)):
+                _check_ids(tf.train.Example.FromString(record.numpy()), vocab_size, f"{path}: record {index}")
+        except tf.errors.DataLossError as err:
+            raise InputError(f"{path}: {damage(err)}; make the file again") from None
+
+
+def _check_ids(example: tf.train.Example, vocab_size: int, where: str) -> None:
+    features = example.features.feature
+    largest = max(max(features[name].int64_list.value, default=0) for name in ("input_ids", "masked_lm_ids"))
+    if largest >= vocab_size:
+        raise InputError(
+            f"{where} has token id {largest}, but the model's vocab_size is {vocab_size}; "
+            "pass the config of the vocabulary the records were made with"
+        )
+
+
+def find_damaged_record(files: list[str]) -> str | None:
+    """The first damaged record of `files`, read in full: "<file>: a corrupted record at byte
+    <offset>", or None when every file reads."""
+    for path in files:
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                pass
+        except tf.errors.DataLossError as err:
+            return f"{path}: {damage(err)}"
+    return None
+
+
+def damage(err: tf.errors.DataLossError) -> str:
+    """TensorFlow's account of a damaged TFRecord, short: e.g. "a truncated record at byte 4439"."""
+    found = re.search(r"(corrupted|truncated) record at (\d+)", err.message)
+    return f"a {found[1]} record at byte {found[2]}" if found else f"damaged ({err.message.splitlines()[0][:100]})"
 
 
 def make_pretraining_dataset(

@@ -70,9 +70,11 @@ SCHEDULE = group(
         None,
         "Warmup steps as a fraction of the training steps (instead of --num_warmup_steps).",
     ),
-    Setting("train_batch_size", int, 32, "Sequences per optimizer step, over all workers and micro-batches."),
+    Setting(
+        "train_batch_size", int, 32, "Sequences per optimizer step, over all workers and micro-batches.", positive=True
+    ),
     Setting("optimizer", str, "adamw", "Optimizer.", choices=tuple(OPTIMIZERS)),
-    Setting("learning_rate", float, 5e-5, "Peak learning rate."),
+    Setting("learning_rate", float, 5e-5, "Peak learning rate.", positive=True),
     Setting("end_learning_rate", float, 0.0, "Learning rate at the last step."),
     Setting(
         "poly_power", float, 1.0, "Power of the polynomial learning-rate decay.", aliases=("learning_rate_decay_power",)
@@ -157,14 +159,14 @@ FINE_TUNING = group(
     Setting("spm_model_file", str, None, "ALBERT's SentencePiece model (e.g. 30k-clean.model)."),
     Setting("vocab_file", str, None, "BERT's vocab.txt (when there is no --spm_model_file)."),
     Setting("do_lower_case", bool, True, "Lower-case the text (True for every released ALBERT and uncased BERT)."),
-    Setting("max_seq_length", int, 512, "Tokens per sequence after packing, at most."),
+    Setting("max_seq_length", int, 512, "Tokens per sequence after packing, at most.", positive=True),
     Setting(
         "num_train_epochs",
         float,
         None,
         "Epochs to train (steps = examples x epochs / batch), instead of --num_train_steps.",
     ),
-    Setting("predict_batch_size", int, 8, "Sequences per prediction batch."),
+    Setting("predict_batch_size", int, 8, "Sequences per prediction batch.", positive=True),
     Setting("do_predict", bool, False, "Predict the test set."),
     Setting("cache_dir", str, None, "Where tokenized features are cached (default <output_dir>/features)."),
     Setting("export_dir", str, None, "Also export the final (best) model here as a SavedModel."),
@@ -210,6 +212,9 @@ class Task:
     def read_inputs(self, tokenizer) -> None:
         """Reads every input the run needs, so that a bad file stops it before any training."""
 
+    def check_model(self, config) -> None:
+        """Raises when the inputs read do not fit the model `config` describes."""
+
     def check_schedule(self) -> None:
         """Refuses two settings of the training length, or of the warmup, on one command line."""
         v = self.values
@@ -245,6 +250,10 @@ class Task:
     # -- training -------------------------------------------------------------------------------
     def create_model(self, config) -> keras.Model:
         raise NotImplementedError
+
+    def training_files(self) -> list[str]:
+        """The record files training reads as it goes (searched when one is damaged)."""
+        return []
 
     def num_train_examples(self) -> int | None:
         """Examples (or features) per epoch, for --num_train_epochs; None where unknown."""
@@ -298,6 +307,11 @@ class Task:
         """What eval_results.txt holds after the run: by default `evaluate` of the model as
         restored (from checkpoint step `step`)."""
         return {**self.evaluate(model), "global_step": step}
+
+    def output_files(self) -> list[str]:
+        """The files this run writes in its output folder besides checkpoints."""
+        v = self.values
+        return [os.path.join(v.output_dir, "eval_results.txt")] if v.do_eval else []
 
     def predict(self, model: keras.Model) -> tuple[list[str], dict | None]:
         """Writes the task's prediction files; returns their paths and, when the inputs have

@@ -49,7 +49,7 @@ class ClassifierTask(Task):
                 required=True,
             ),
             Setting("data_dir", str, None, "Folder of the task's train.tsv, dev.tsv and test.tsv.", required=True),
-            Setting("eval_batch_size", int, 8, "Sequences per evaluation batch."),
+            Setting("eval_batch_size", int, 8, "Sequences per evaluation batch.", positive=True),
             Setting(
                 "bucket_width",
                 int,
@@ -144,6 +144,11 @@ class ClassifierTask(Task):
         best = checkpoints.best_results(output_dir)
         results = best if trained and best else self.evaluate(model)
         return {k if k in ("global_step", "checkpoint") else f"eval_{k}": value for k, value in results.items()}
+
+    def output_files(self) -> list[str]:
+        v = self.values
+        submission = [os.path.join(v.output_dir, glue.submission_name(self.glue))] if v.do_predict else []
+        return [*super().output_files(), *submission]
 
     def predict(self, model: keras.Model) -> tuple[list[str], None]:
         """GLUE's submission file of the test set."""

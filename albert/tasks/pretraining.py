@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from albert import losses, modeling, precision, training
 from albert.data.documents import InputError, expand_input_patterns
-from albert.data.pretraining import check_pretraining_records, make_pretraining_dataset
+from albert.data.pretraining import check_pretraining_records, check_token_ids, make_pretraining_dataset
 from albert.run import run_task
 from albert.settings import Setting, group, with_defaults
 from albert.tasks import fast_squad
@@ -60,9 +60,9 @@ class PretrainingTask(Task):
             "Pretraining",
             Setting("input_file", str, None, "Training TFRecords: comma-separated glob patterns."),
             Setting("eval_file", str, None, "Evaluation TFRecords (default: --input_file, as Google's script)."),
-            Setting("max_seq_length", int, 512, "Sequence length of the records."),
+            Setting("max_seq_length", int, 512, "Sequence length of the records.", positive=True),
             Setting("max_predictions_per_seq", int, 20, "Masked positions per sequence in the records."),
-            Setting("eval_batch_size", int, 64, "Sequences per evaluation batch."),
+            Setting("eval_batch_size", int, 64, "Sequences per evaluation batch.", positive=True),
             Setting("max_eval_steps", int, 100, "Evaluation batches."),
             Setting("skip_mlm", bool, False, "Leave the masked-LM loss out of the loss (it is still reported)."),
             Setting("skip_sop", bool, False, "Leave the sentence-order loss out of the loss (it is still reported)."),
@@ -121,6 +121,12 @@ class PretrainingTask(Task):
 
     def resume_settings(self) -> dict:
         return {**super().resume_settings(), "input_file": [os.path.basename(path) for path in self.train_files]}
+
+    def training_files(self) -> list[str]:
+        return list(self.train_files)
+
+    def check_model(self, config) -> None:
+        check_token_ids(sorted(set(self.train_files + self.eval_files)), config.vocab_size)
 
     def create_model(self, config) -> keras.Model:
         v = self.values

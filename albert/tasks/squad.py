@@ -186,6 +186,12 @@ class SquadTask(Task):
         self._final = self._predictions(model)
         return {**self._score(self._final["predictions.json"]), "global_step": step}
 
+    def output_files(self) -> list[str]:
+        v = self.values
+        names = ["predictions.json", "nbest_predictions.json", *(["null_odds.json"] * v.version_2_with_negative)]
+        predicted = [os.path.join(v.output_dir, name) for name in names] if v.do_predict else []
+        return [*super().output_files(), *predicted]
+
     def predict(self, model: keras.Model) -> tuple[list[str], dict | None]:
         """predictions.json and nbest_predictions.json (v2.0: null_odds.json), and their scores
         when --predict_file has answers."""
