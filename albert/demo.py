@@ -29,10 +29,11 @@ import os
 import shutil
 import sys
 
-from albert import launch
-from albert.settings import SettingError
+from albert import launch, run
 
 COMMANDS = launch.COMMANDS
+# The one-line errors: the launcher's refusals, and the project's (settings, a failed download...).
+ERRORS = (launch.LaunchError, *run.ERRORS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -103,11 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         launch.check_not_nested(args.kubernetes_run)
+        if not args.dry_run:
+            launch.check_launcher(args.placement, args.python)
         plan = launch.build_plan(args, dry_run=args.dry_run)
         if args.test_set == "overfit" and not args.dry_run:
             shutil.rmtree(os.path.join(args.output_dir, "pretraining"), ignore_errors=True)  # trains afresh
         launch.run_plan(plan, args.placement, args.output_dir, args.dry_run)
-    except (launch.LaunchError, SettingError) as err:
+    except ERRORS as err:
         print(f"demo_albert.py: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -15,6 +15,7 @@ import glob
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 from collections.abc import Callable
@@ -345,8 +346,36 @@ def mpirun_command(argv: list[str], p: Placement, hostfile: str | None = None) -
 def horovodrun_command(argv: list[str], p: Placement) -> list[str]:
     """horovodrun over Gloo (no MPI needed); the one installed beside the workers' Python."""
     hosts = ",".join(f"{h}:{p.workers_per_box}" for h in (p.hosts or ["localhost"]))
-    beside = os.path.join(os.path.dirname(argv[0]), "horovodrun")
-    return [beside if os.path.isfile(beside) else "horovodrun", "-np", str(p.total), "-H", hosts, "--gloo", *argv]
+    return [horovodrun_program(argv[0]), "-np", str(p.total), "-H", hosts, "--gloo", *argv]
+
+
+def horovodrun_program(python: str) -> str:
+    """The horovodrun beside `python` (a virtual environment's), else the one on PATH."""
+    beside = os.path.join(os.path.dirname(python), "horovodrun")
+    return beside if os.path.isfile(beside) else "horovodrun"
+
+
+# What installs each launcher of Horovod.
+LAUNCHER_PACKAGES = {"mpirun": "Open MPI (apt-get install openmpi-bin)", "horovodrun": "Horovod (pip install horovod)"}
+
+
+def check_launcher(p: Placement, python: str) -> None:
+    """Horovod's workers need their launcher (mpirun, or horovodrun beside `python` or on PATH):
+    refused before any step runs when it is not installed."""
+    if p.total == 1 or p.distribution != "horovod" or p.kubernetes:
+        return
+    found = {"mpirun": shutil.which("mpirun"), "horovodrun": shutil.which(horovodrun_program(python))}
+    if found[p.launcher]:
+        return
+    workers = f"-v {p.workers_per_box}" + (f" on {len(p.hosts)} boxes" if p.hosts else "")
+    other = next(name for name in found if name != p.launcher)
+    if found[other]:
+        fix = f"install {LAUNCHER_PACKAGES[p.launcher]}, pass --launcher {other} or --distribution tf"
+        raise LaunchError(f"{workers} needs Horovod's launcher: {p.launcher} is not installed; {fix}")
+    raise LaunchError(
+        f"{workers} needs Horovod's launcher: neither mpirun nor horovodrun is installed; install "
+        f"{LAUNCHER_PACKAGES['mpirun']} or {LAUNCHER_PACKAGES['horovodrun']}, or pass --distribution tf"
+    )
 
 
 def hostfile_text(p: Placement) -> str:

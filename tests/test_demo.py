@@ -274,3 +274,69 @@ def test_overfit_demo_on_two_horovod_workers(tmp_path):
     run_demo("-t", "overfit", "-d", "bf16", "-v", "2", "--launcher", "horovodrun", "-o", str(tmp_path))
     results = read_results(tmp_path / "pretraining" / "eval_results.txt")
     assert results["masked_lm_accuracy"] > 0.95
+
+
+def no_launchers(monkeypatch, tmp_path) -> str:
+    """PATH without mpirun or horovodrun; returns a --python with no horovodrun beside it."""
+    empty = tmp_path / "empty_path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    for name in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "HOROVOD_RANK", "MULTI_HLS_IPS"):
+        monkeypatch.delenv(name, raising=False)
+    return str(tmp_path / "bin" / "python")
+
+
+LAUNCHERS = [[], ["--launcher", "mpirun"], ["--launcher", "horovodrun"]]
+
+
+@pytest.mark.parametrize("launcher", LAUNCHERS, ids=("default", "mpirun", "gloo"))  # kept by -k "not horovod"
+def test_workers_without_their_launcher_are_refused_before_any_step(capsys, monkeypatch, tmp_path, launcher):
+    python = no_launchers(monkeypatch, tmp_path)
+    out = tmp_path / "out"
+    argv = ["-c", "pretraining", "-t", "overfit", "-m", "tiny", "-v", "2", "-o", str(out), "--python", python]
+    assert demo_albert.main([*argv, *launcher]) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith("demo_albert.py: error: -v 2 needs Horovod's launcher: neither mpirun nor horovodrun")
+    assert "install Open MPI" in line and "pip install horovod" in line and "pass --distribution tf" in line
+    assert captured.out == "" and not out.exists()  # no step ran (nor was printed)
+
+
+def test_the_launcher_check(monkeypatch, tmp_path):
+    python = no_launchers(monkeypatch, tmp_path)
+    launch.check_launcher(launch.Placement(1), python)  # one worker, tf.distribute, a Kubernetes job: none needed
+    launch.check_launcher(launch.Placement(2, distribution="tf"), python)
+    launch.check_launcher(launch.Placement(2, kubernetes=True), python)
+    beside = tmp_path / "bin" / "horovodrun"  # the worker's Python's own horovodrun is used
+    beside.parent.mkdir()
+    beside.write_text("#!/bin/sh\n")
+    beside.chmod(0o755)
+    launch.check_launcher(launch.Placement(2, launcher="horovodrun"), python)
+    with pytest.raises(launch.LaunchError) as refused:
+        launch.check_launcher(launch.Placement(2, ["10.0.0.1", "10.0.0.2"], launcher="mpirun"), python)
+    assert str(refused.value) == (
+        "-v 2 on 2 boxes needs Horovod's launcher: mpirun is not installed; "
+        "install Open MPI (apt-get install openmpi-bin), pass --launcher horovodrun or --distribution tf"
+    )
+
+
+def test_dry_run_prints_mpirun_commands_without_a_launcher(capsys, monkeypatch, tmp_path):
+    python = no_launchers(monkeypatch, tmp_path)
+    lines = dry_run(capsys, "-t", "overfit", "-v", "2", "-o", str(tmp_path / "out"), "--python", python)
+    assert lines[-1].startswith("mpirun ") and not (tmp_path / "out").exists()
+
+
+def test_a_failed_download_of_the_released_model_is_one_line(capsys, monkeypatch, tmp_path):
+    home = tmp_path / "albert_home"
+    home.mkdir()
+    monkeypatch.setenv("ALBERT_HOME", str(home))
+    offline = (tmp_path / "offline").as_uri()  # a site that cannot be reached, without the network
+    monkeypatch.setenv("ALBERT_MODELS_URL", offline)
+    monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
+    out = tmp_path / "out"
+    assert demo_albert.main(["-c", "finetuning", "-t", "mrpc", "-m", "base", "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"demo_albert.py: error: cannot download {offline}/albert_base_v2.tar.gz (")
+    assert f"extract it into {home}/albert_base_v2" in line
+    assert captured.out == "" and not out.exists() and os.listdir(home) == []

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -336,3 +337,128 @@ def test_predictions_from_logits_by_hand(tmp_path, sample_spm_model):
         [example], feature_file, [start], [end], str(tmp_path / "v2t"), version_2=True, null_score_diff_threshold=3.0
     )
     assert predictions == {"q": "Carolina"}
+
+
+# ----------------------------------------------------------------------------------------------
+# The evaluator's bad inputs: one-line errors naming the file and the fix
+# ----------------------------------------------------------------------------------------------
+
+SAMPLE_DEV = os.path.join(samples.SQUAD, "dev.json")
+
+
+def eval_error(capsys, *args) -> str:
+    """The one-line message of `python -m albert.squad_eval args`, which must exit with 1."""
+    assert squad_eval.main([str(a) for a in args]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("albert.squad_eval: error: ")
+    return captured.err
+
+
+def sample_questions() -> list[dict]:
+    return [qa for a in squad_eval.load_dataset(SAMPLE_DEV) for p in a["paragraphs"] for qa in p["qas"]]
+
+
+def test_eval_predictions_that_are_not_json(tmp_path, capsys):
+    path = tmp_path / "predictions.json"
+    path.write_text('{"sample-5-0": "Denver",')
+    err = eval_error(capsys, SAMPLE_DEV, path)
+    assert f"{path}: not JSON (" in err and squad_eval.PREDICTIONS_SHAPE in err
+
+
+@pytest.mark.parametrize(
+    "predictions, wrong",
+    [
+        (["Denver"], "is an array, not an object"),
+        ({"sample-5-0": "Denver", "sample-5-1": ["Denver"]}, 'question "sample-5-1": the answer is an array'),
+        ({"sample-5-0": None}, 'question "sample-5-0": the answer is null'),
+        ({"sample-5-0": 50}, 'question "sample-5-0": the answer is a number'),
+    ],
+)
+def test_eval_predictions_of_the_wrong_shape(tmp_path, capsys, predictions, wrong):
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(predictions))
+    err = eval_error(capsys, SAMPLE_DEV, path)
+    assert f"{path}: {wrong}" in err and f"; give a JSON object {squad_eval.PREDICTIONS_SHAPE}" in err
+    # The library (albert/tasks/squad.py scores with it) raises the same message, a ValueError.
+    with pytest.raises(ValueError, match=re.escape(wrong)) as raised:
+        squad_eval.evaluate_v1(squad_eval.load_dataset(SAMPLE_DEV), predictions)
+    assert isinstance(raised.value, squad_eval.SquadEvalError) and "\n" not in str(raised.value)
+    with pytest.raises(squad_eval.SquadEvalError, match=re.escape(f"{path}: {wrong}")):
+        squad_eval.load_predictions(str(path))
+
+
+def test_eval_arguments_swapped(tmp_path, capsys):
+    predictions = tmp_path / "predictions.json"
+    predictions.write_text(json.dumps({qa["id"]: qa["answers"][0]["text"] for qa in sample_questions()}))
+    err = eval_error(capsys, predictions, SAMPLE_DEV)
+    assert f'{predictions}: no "data" list, so not a SQuAD dataset' in err
+    assert err.rstrip().endswith("the order is DATASET PREDICTIONS")
+    err = eval_error(capsys, SAMPLE_DEV, SAMPLE_DEV)  # the dataset twice: the second is no predictions
+    assert f'{SAMPLE_DEV}: has a "data" list, so it is a SQuAD dataset' in err and "DATASET PREDICTIONS" in err
+    assert squad_eval.main([SAMPLE_DEV, str(predictions)]) == 0  # in order, all right
+    assert json.loads(capsys.readouterr().out) == {"exact_match": 100.0, "f1": 100.0}
+
+
+@pytest.mark.parametrize(
+    "text, wrong",
+    [
+        ("<html>not json</html>", "not JSON ("),
+        (json.dumps({"version": "1.1"}), 'no "data" list, so not a SQuAD dataset'),
+        (json.dumps([{"paragraphs": []}]), 'no "data" list, so not a SQuAD dataset'),
+        (json.dumps({"data": [{"title": "t"}]}), "an article, paragraph or question lacks the key 'paragraphs'"),
+        (json.dumps({"data": []}), 'no questions in its "data" list'),
+    ],
+)
+def test_eval_dataset_files_that_are_not_squad(tmp_path, capsys, text, wrong):
+    dataset, predictions = tmp_path / "dev.json", tmp_path / "predictions.json"
+    dataset.write_text(text)
+    predictions.write_text(json.dumps({"sample-5-0": "Denver"}))
+    err = eval_error(capsys, dataset, predictions)
+    assert f"{dataset}: {wrong}" in err and "; give " in err
+    if wrong.startswith(("not JSON", 'no "data"')):  # what load_dataset checks, for the library too
+        assert "the order is DATASET PREDICTIONS" in err
+        with pytest.raises(squad_eval.SquadEvalError, match=re.escape(f"{dataset}: {wrong}")):
+            squad_eval.load_dataset(str(dataset))
+    err = eval_error(capsys, tmp_path / "absent.json", predictions)
+    assert f"{tmp_path / 'absent.json'}: cannot be read (No such file or directory); check the path" in err
+
+
+def test_eval_v2_inputs_that_score_nothing(tmp_path, capsys):
+    predictions, na_probs = tmp_path / "predictions.json", tmp_path / "null_odds.json"
+    predictions.write_text(json.dumps({"other-dataset-0": "Denver"}))
+    err = eval_error(capsys, SAMPLE_DEV, predictions, "--version", "2.0")
+    assert f"{predictions}: no prediction is for a question of {SAMPLE_DEV}; give its predictions" in err
+    with pytest.raises(squad_eval.SquadEvalError, match="none is for a question of the dataset"):
+        squad_eval.evaluate_v2(squad_eval.load_dataset(SAMPLE_DEV), {"other-dataset-0": "Denver"})
+    predictions.write_text(json.dumps({"sample-5-0": "Denver"}))
+    na_probs.write_text(json.dumps({"sample-5-0": None}))
+    err = eval_error(capsys, SAMPLE_DEV, predictions, "--version", "2.0", "--na_prob_file", na_probs)
+    assert f'{na_probs}: question "sample-5-0": the probability is null; give a JSON object' in err
+
+
+def test_eval_warns_of_unanswered_questions_which_score_zero(tmp_path, capsys):
+    questions = sample_questions()
+    half = len(questions) // 2
+    assert len(questions) == 2 * half and half < squad_eval.MAX_UNANSWERED_WARNINGS
+    answered = {qa["id"]: qa["answers"][0]["text"] for qa in questions[:half]}
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps({**answered, "not-in-the-dataset": "x"}))
+    assert squad_eval.main([SAMPLE_DEV, str(path)]) == 0
+    captured = capsys.readouterr()
+    # The official v1.1 formula: each question of the dataset counts, an unanswered one as 0.
+    assert json.loads(captured.out) == {"exact_match": 50.0, "f1": 50.0}
+    assert squad_eval.evaluate_v1(squad_eval.load_dataset(SAMPLE_DEV), answered) == json.loads(captured.out)
+    assert captured.err.splitlines() == [
+        *(f"Unanswered question {qa['id']} will receive score 0." for qa in questions[half:]),
+        f"albert.squad_eval: warning: {path}: 1 prediction(s) for questions not in the dataset, ignored",
+    ]
+    path.write_text("{}")  # more than MAX_UNANSWERED_WARNINGS: the first ones, then a count
+    assert squad_eval.main([SAMPLE_DEV, str(path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"exact_match": 0.0, "f1": 0.0}
+    limit = squad_eval.MAX_UNANSWERED_WARNINGS
+    assert captured.err.splitlines() == [
+        *(f"Unanswered question {qa['id']} will receive score 0." for qa in questions[:limit]),
+        f"... and {len(questions) - limit} more unanswered questions",
+    ]
