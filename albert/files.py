@@ -55,15 +55,33 @@ class OutputError(ValueError):
 
 
 def make_folder(path: str, flag: str) -> None:
-    """Creates the output folder `path` (given as `flag`) and checks that files can be written
-    there, before any work is done."""
+    """Creates the output folder `path` (given as `flag`), checked first (`check_writable`)."""
+    check_writable(path, path, flag)
+    os.makedirs(path, exist_ok=True)
+
+
+def check_writable(folder: str, given: str, flag: str) -> None:
+    """Before any work: files can be written in `folder` (where `flag` `given` writes). Makes
+    what is missing of it, creates and removes a hidden file there, and removes the folders it
+    made; an OutputError naming the flag when that fails."""
+    missing, existing = [], folder
+    while not os.path.exists(existing) and existing != os.path.dirname(existing):
+        missing.append(existing)
+        existing = os.path.dirname(existing)
+    if existing and not os.path.isdir(existing):
+        raise OutputError(f"{flag} {given}: {existing} is a file, not a folder; remove it or pass another {flag}")
+    probe = temporary_path(os.path.join(folder, "write-test"))
     try:
-        os.makedirs(path, exist_ok=True)
-        probe = temporary_path(os.path.join(path, "write-test"))
-        open(probe, "w").close()
+        os.makedirs(folder, exist_ok=True)
+        open(probe, "wb").close()
         os.remove(probe)
     except OSError as err:
-        raise OutputError(f"{flag} {path}: cannot write there ({err.strerror}); pass a folder you can write") from None
+        reason = err.strerror or type(err).__name__
+        raise OutputError(f"{flag} {given}: cannot write in {folder} ({reason}); pass a folder you can write") from None
+    finally:
+        for made in missing:  # innermost first
+            with contextlib.suppress(OSError):
+                os.rmdir(made)
 
 
 def check_outputs(paths: list[str]) -> None:

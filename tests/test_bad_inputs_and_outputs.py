@@ -103,8 +103,8 @@ def test_an_output_folder_that_cannot_be_written(sample_records, tmp_path, capsy
     assert pretrain(sample_records, tmp_path / "a_file" / "out") == 1
     line = error_line(capsys)
     assert line == (
-        f"run_pretraining.py: error: --output_dir {tmp_path}/a_file/out: cannot write there (Not a directory); "
-        "pass a folder you can write"
+        f"run_pretraining.py: error: --output_dir {tmp_path}/a_file/out: {tmp_path}/a_file is a file, not a "
+        "folder; remove it or pass another --output_dir"
     )
 
 

@@ -1,6 +1,8 @@
+import glob
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -182,3 +184,154 @@ def test_wiki_statistics_match_googles_script(tmp_path):
     records = read_records(outputs, 128, 20)
     assert len(records["input_ids"]) == summary["instances"]
     assert_valid(records, 128)
+
+
+# ----------------------------------------------------------------------------------------------
+# Damaged gzip input, unwritable outputs, outputs of an earlier run with another shard count
+# ----------------------------------------------------------------------------------------------
+
+
+def create(capsys, inputs, output, spm, *flags):
+    """`albert-create-data` in this process: (exit status, stderr)."""
+    from albert.data import create_training_data
+
+    args = [f"--input_file={inputs}", f"--output_file={output}", f"--spm_model_file={spm}", "--max_seq_length=64"]
+    status = create_training_data.main([*args, "--max_predictions_per_seq=10", "--dupe_factor=1", *flags])
+    return status, capsys.readouterr().err
+
+
+def one_line_error(status, stderr, *parts):
+    assert status == 1 and stderr.count("\n") == 1 and stderr.startswith("create_training_data.py: error: "), stderr
+    assert "Traceback" not in stderr and all(part in stderr for part in parts), stderr
+
+
+def everything_under(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def damaged_gzip(tmp_path, damage):
+    """A gzip of 20 copies of the sample text (several read buffers), damaged; (path, text)."""
+    text = "\n".join([open(SAMPLE_TEXT, encoding="utf-8").read()] * 20).encode()
+    packed = bytearray(gzip.compress(text, mtime=0))
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    elif damage == "corrupt":
+        packed[10:30] = bytes(b ^ 0xFF for b in packed[10:30])  # the deflate data after the 10-byte header
+    else:
+        packed[-8] ^= 0xFF  # the CRC32 of the trailer
+    path = tmp_path / "in" / "corpus.txt.gz"
+    path.parent.mkdir()
+    path.write_bytes(bytes(packed))
+    return path, text
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt", "crc"])
+def test_a_damaged_gzip_input_is_one_line_naming_the_place(damage, tmp_path, sample_spm_model, capsys):
+    path, text = damaged_gzip(tmp_path, damage)
+    out = tmp_path / "out" / "train.tfrecord"
+    status, stderr = create(capsys, path, out, sample_spm_model, "--errors=replace")
+    one_line_error(status, stderr, f"error: {path}: line ", "the gzip file is truncated or corrupt", "compress it")
+    number, offset = map(int, re.search(r"line (\d+), byte offset (\d+) of the uncompressed text", stderr).groups())
+    assert offset == len(b"".join(text.splitlines(keepends=True)[: number - 1]))  # the lines before are whole
+    if damage == "truncated":
+        assert 1 < number < text.count(b"\n") and "ended before the end-of-stream marker" in stderr
+    elif damage == "crc":
+        assert offset == len(text) and "CRC check failed" in stderr
+    assert not (tmp_path / "out").exists() or everything_under(tmp_path / "out") == []  # nothing half-written
+
+
+def test_a_damaged_gzip_is_one_line_from_the_script_too(tmp_path, sample_spm_model):
+    path, _ = damaged_gzip(tmp_path, "truncated")
+    out = tmp_path / "out.tfrecord"
+    result = run_script(f"--input_file={path}", f"--output_file={out}", f"--spm_model_file={sample_spm_model}")
+    one_line_error(result.returncode, result.stderr, f"{path}: line ", "truncated or corrupt")
+    assert everything_under(tmp_path) == ["in", "in/corpus.txt.gz"]
+
+
+def test_output_under_a_file_is_refused_before_any_work(tmp_path, sample_spm_model, capsys):
+    (tmp_path / "afile").write_text("not a folder")
+    for out in (tmp_path / "afile" / "sub.tfrecord", tmp_path / "afile" / "deeper" / "sub.tfrecord"):
+        status, stderr = create(capsys, SAMPLE_TEXT, out, sample_spm_model)
+        one_line_error(status, stderr, f"--output_file {out}: {tmp_path / 'afile'} is a file, not a folder")
+    assert everything_under(tmp_path) == ["afile"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_output_in_a_folder_that_cannot_be_written_is_refused(tmp_path, sample_spm_model, capsys):
+    status, stderr = create(capsys, SAMPLE_TEXT, "/proc/x.tfrecord", sample_spm_model)
+    one_line_error(status, stderr, "--output_file /proc/x.tfrecord: cannot write in /proc", "a folder you can write")
+    assert ".tmp-" not in stderr and not glob.glob("/proc/.x.tfrecord*")
+
+
+def test_output_that_is_a_folder_is_refused_before_any_work(tmp_path, sample_spm_model, capsys):
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    status, stderr = create(capsys, SAMPLE_TEXT, folder, sample_spm_model)
+    one_line_error(status, stderr, f"--output_file {folder} is a folder, not a file", "pass a file name")
+    (tmp_path / "out.tfrecord.summary.json").mkdir()  # the summary's place
+    status, stderr = create(capsys, SAMPLE_TEXT, tmp_path / "out.tfrecord", sample_spm_model)
+    one_line_error(status, stderr, f"{tmp_path / 'out.tfrecord.summary.json'} is a folder, not a file")
+    assert everything_under(tmp_path) == ["existing", "out.tfrecord.summary.json"]  # no hidden file left
+
+
+def test_the_write_check_leaves_no_folder_when_the_run_fails(tmp_path, sample_spm_model, capsys):
+    out = tmp_path / "new" / "deeper" / "train.tfrecord"
+    status, stderr = create(capsys, SAMPLE_TEXT, out, "/no/such.model")
+    one_line_error(status, stderr, "/no/such.model: SentencePiece model not found")
+    assert everything_under(tmp_path) == []
+    status, _ = create(capsys, SAMPLE_TEXT, out, sample_spm_model)
+    assert status == 0 and everything_under(out.parent) == ["train.tfrecord", "train.tfrecord.summary.json"]
+
+
+def test_the_writer_removes_its_temporary_files_when_opening_or_renaming_fails(tmp_path):
+    from albert.data.tfrecord import ShardedWriter
+
+    if os.path.isdir("/proc"):
+        with pytest.raises(OSError):
+            ShardedWriter([str(tmp_path / "a.tfrecord"), "/proc/b.tfrecord"])
+        assert everything_under(tmp_path) == []
+    (tmp_path / "folder.tfrecord").mkdir()
+    with pytest.raises(IsADirectoryError):
+        with ShardedWriter([str(tmp_path / "a.tfrecord"), str(tmp_path / "folder.tfrecord")]) as writer:
+            writer.write(b"x")
+            writer.write(b"y")
+    assert everything_under(tmp_path) == ["a.tfrecord", "folder.tfrecord"]  # no hidden partial file
+
+
+def shard_files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_shards_of_another_count_are_refused_and_same_count_replaced(tmp_path, sample_spm_model, capsys):
+    out = tmp_path / "train.tfrecord"
+    assert create(capsys, SAMPLE_TEXT, out, sample_spm_model, "--num_output_shards=3")[0] == 0
+    before = {name: (tmp_path / name).read_bytes() for name in shard_files(tmp_path)}
+    assert len(before) == 4  # 3 shards and the summary
+    for flags in (["--num_output_shards=2"], []):
+        status, stderr = create(capsys, SAMPLE_TEXT, out, sample_spm_model, *flags)
+        one_line_error(
+            status,
+            stderr,
+            f"--output_file {out}: 3 file(s) of an earlier run with another --num_output_shards",
+            f"(e.g. {out}-00000-of-00003)",
+            "remove them or pass another --output_file",
+        )
+        assert {name: (tmp_path / name).read_bytes() for name in shard_files(tmp_path)} == before  # untouched
+    status, _ = create(capsys, SAMPLE_TEXT, out, sample_spm_model, "--num_output_shards=3", "--dupe_factor=2")
+    assert status == 0 and shard_files(tmp_path) == sorted(before)  # replaced, nothing hidden left
+    summary = json.loads((tmp_path / "train.tfrecord.summary.json").read_text())
+    assert summary["settings"]["dupe_factor"] == 2
+    shards = [str(tmp_path / name) for name in shard_files(tmp_path) if "-of-" in name]
+    assert len(read_records(shards, 64, 10)["input_ids"]) == summary["instances"]  # the summary describes them
+
+
+def test_a_single_output_of_an_earlier_run_is_refused_for_shards(tmp_path, sample_spm_model, capsys):
+    out = tmp_path / "train.tfrecord"
+    assert create(capsys, SAMPLE_TEXT, out, sample_spm_model)[0] == 0
+    status, stderr = create(capsys, SAMPLE_TEXT, out, sample_spm_model, "--num_output_shards=2")
+    one_line_error(status, stderr, f"--output_file {out}: 1 file(s) of an earlier run", f"(e.g. {out})")
+    assert shard_files(tmp_path) == ["train.tfrecord", "train.tfrecord.summary.json"]
+    other = tmp_path / "train.tfrecord-extra"  # another output name that only starts alike
+    other.write_text("unrelated")
+    (tmp_path / "train.tfrecord-extra-00000-of-00002").write_text("unrelated")
+    assert create(capsys, SAMPLE_TEXT, out, sample_spm_model, "--dupe_factor=2")[0] == 0

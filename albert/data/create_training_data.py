@@ -12,6 +12,10 @@ sentence-order balance) is written to <output_file>.summary.json.
         --spm_model_file=30k-clean.model --max_seq_length=128 --max_predictions_per_seq=20 \\
         --dupe_factor=10 --num_workers=8
 
+The outputs are checked before any work: a folder where a file goes, a folder that cannot be
+written, or files of an earlier run of the same --output_file with another --num_output_shards
+(which `<output_file>-*` would match with this run's) are one-line errors.
+
 The output depends on --random_seed and the other flags only, not on --num_workers. The same
 command runs as `python data_preprocessing/create_training_data.py` or
 `python -m albert.data.create_training_data`.
@@ -19,10 +23,14 @@ command runs as `python data_preprocessing/create_training_data.py` or
 
 from __future__ import annotations
 
+import glob
+import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 
+from albert import files
 from albert.data.documents import InputError, expand_input_patterns, refuse_overwriting
 from albert.data.instances import MaskingConfig
 from albert.data.pretraining_records import (
@@ -64,6 +72,52 @@ SETTINGS = group(
 )
 
 
+def check_outputs(v: Values, outputs: Sequence[str]) -> None:
+    """Before any work, for each --output_file name: no earlier run's files of another shard
+    count, no folder where a file goes, and a folder that can be written."""
+    flag, sharded = v.flag("output_file"), v.num_output_shards > 1
+    for index, given in enumerate(p.strip() for p in v.output_file.split(",") if p.strip()):
+        mine = list(outputs) if sharded else [given]
+        refuse_other_shard_counts(given, mine, flag, v.flag("num_output_shards"))
+        check_output_files(given, [*mine, summary_path(given)] if index == 0 else mine, flag)
+
+
+_SHARD_SUFFIX = re.compile(r"-\d{5,}-of-\d{5,}")
+
+
+def refuse_other_shard_counts(given: str, outputs: Sequence[str], flag: str, shards_flag: str) -> None:
+    """Files of the output name `given` that are not among `outputs` (`given` itself or
+    `given-0000K-of-0000M`: an earlier run's with another shard count) are an error, since
+    `given-*` would match them with this run's and the summary would describe only this run."""
+    name = os.path.basename(given)
+    found = [given] if os.path.isfile(given) else []
+    for path in glob.glob(f"{glob.escape(given)}-*-of-*"):
+        if _SHARD_SUFFIX.fullmatch(os.path.basename(path)[len(name) :]):
+            found.append(path)
+    ours = {os.path.basename(path) for path in outputs}
+    earlier = sorted(path for path in found if os.path.basename(path) not in ours)
+    if earlier:
+        raise files.OutputError(
+            f"{flag} {given}: {len(earlier)} file(s) of an earlier run with another {shards_flag} are there "
+            f"(e.g. {earlier[0]}) that this run's outputs would be mixed with; remove them or pass another {flag}"
+        )
+
+
+def check_output_files(given: str, paths: Sequence[str], flag: str) -> None:
+    """None of `paths` (the files that `flag` `given` stands for) is a folder, and their folder
+    is one, or can be made, where files can be written."""
+    for path in paths:
+        if os.path.isdir(path) and path == given:
+            example = os.path.join(path, "train.tfrecord")
+            raise files.OutputError(f"{flag} {given} is a folder, not a file; pass a file name (e.g. {example})")
+        if os.path.isdir(path):
+            raise files.OutputError(
+                f"{flag} {given}: {path} is a folder, not a file; move it away or pass another {flag}"
+            )
+    for folder in sorted({os.path.dirname(os.path.abspath(path)) for path in paths}):
+        files.check_writable(folder, given, flag)
+
+
 def create_training_data(v: Values) -> None:
     """Writes the records and their summary as the settings say."""
     if v.do_permutation:
@@ -83,6 +137,7 @@ def create_training_data(v: Values) -> None:
     outputs = output_paths(v.output_file, v.num_output_shards)
     vocabulary = [path for path in (v.spm_model_file, v.vocab_file) if path]
     refuse_overwriting([*inputs, *vocabulary], [*outputs, summary_path(v.output_file)])
+    check_outputs(v, outputs)
 
     progress = ProgressBar(1, "documents")
     start = time.perf_counter()

@@ -2,8 +2,9 @@
 format), plain or gzip, UTF-8.
 
 Invalid UTF-8 is an error that names the file, the line and the byte offset, unless
-`errors="replace"` substitutes U+FFFD. The end of a file also ends a document (Google's script
-lets the last document of one file run on into the next file).
+`errors="replace"` substitutes U+FFFD; a truncated or corrupt gzip file is such an error too.
+The end of a file also ends a document (Google's script lets the last document of one file run
+on into the next file).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
@@ -55,6 +57,27 @@ def _open(path: str) -> tuple[BinaryIO, BinaryIO]:
     return raw, raw
 
 
+# What a truncated (EOFError), corrupt (zlib.error) or mismatching (BadGzipFile: CRC, length,
+# header) gzip stream raises while it is read.
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+
+
+def _numbered_lines(stream: BinaryIO, path: str) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset in the uncompressed text, line) of each line of `stream`; a
+    damaged gzip file is an InputError naming the line reached and its offset."""
+    number, offset = 1, 0
+    try:
+        for line in stream:
+            yield number, offset, line
+            number, offset = number + 1, offset + len(line)
+    except _GZIP_ERRORS as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(
+            f"{path}: line {number}, byte offset {offset} of the uncompressed text: the gzip file is "
+            f"truncated or corrupt ({reason}); download or compress it again"
+        ) from None
+
+
 class DocumentReader:
     """Iterates over the documents of several files; each document is a list of its non-blank
     lines. `position` is the number of (compressed) input bytes consumed so far and `total` the
@@ -72,8 +95,7 @@ class DocumentReader:
         done_before = self.position
         stream, raw = _open(path)
         with raw, stream:
-            offset = 0
-            for number, line in enumerate(stream, start=1):
+            for number, offset, line in _numbered_lines(stream, path):
                 try:
                     yield line.decode("utf-8", errors=self.errors)
                 except UnicodeDecodeError as err:
@@ -81,7 +103,6 @@ class DocumentReader:
                         f"{path}: line {number}, byte offset {offset + err.start}: invalid UTF-8; "
                         "fix the file or pass --errors=replace"
                     ) from None
-                offset += len(line)
                 self.position = done_before + raw.tell()
         self.position = done_before + os.path.getsize(path)
 

@@ -15,6 +15,7 @@ result (tested).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections.abc import Mapping, Sequence
@@ -103,7 +104,8 @@ def frame_record(data: bytes) -> bytes:
 class ShardedWriter:
     """Writes framed records round-robin into several files, atomically: each file is written
     under a hidden temporary name (`albert.files`) and renamed only when `close()` succeeds; `abort()` (or an exception
-    inside a `with` block) removes the temporary files, so no half-written output is left."""
+    inside a `with` block) removes the temporary files, so no half-written output is left. A
+    failure to create, close or rename them removes them too (files renamed before it stay)."""
 
     def __init__(self, paths: Sequence[str]):
         self.paths = list(paths)
@@ -111,7 +113,13 @@ class ShardedWriter:
         for path in self.paths:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             files.remove_stale_temporaries(path)  # a killed run's partial file
-        self._files: list[BinaryIO] = [open(t, "wb") for t in self._tmp]
+        self._files: list[BinaryIO] = []
+        try:
+            for tmp in self._tmp:
+                self._files.append(open(tmp, "wb"))
+        except BaseException:
+            self.abort()
+            raise
         self._next = 0
         self.records_per_file = [0] * len(self.paths)
 
@@ -121,15 +129,22 @@ class ShardedWriter:
         self._next = (self._next + 1) % len(self._files)
 
     def close(self) -> None:
-        for f in self._files:
-            f.close()
-        for tmp, path in zip(self._tmp, self.paths):
-            os.replace(tmp, path)
+        try:
+            for f in self._files:
+                f.close()  # a full disk shows here, before any output is replaced
+            for tmp, path in zip(self._tmp, self.paths):
+                os.replace(tmp, path)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
-        for f, tmp in zip(self._files, self._tmp):
-            f.close()
-            if os.path.exists(tmp):
+        """Closes and removes every temporary file still there; never raises for one."""
+        for f in self._files:
+            with contextlib.suppress(OSError):
+                f.close()
+        for tmp in self._tmp:
+            with contextlib.suppress(OSError):  # absent: never opened, or already renamed
                 os.remove(tmp)
 
     def __enter__(self) -> ShardedWriter:
