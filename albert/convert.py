@@ -56,6 +56,9 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
         )
     if not config_path:
         raise ConfigError("--config", "not given; pass albert_config.json, bert_config.json or config.json")
+    source_folder = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
+    if os.path.realpath(output_dir) == os.path.realpath(source_folder or "."):
+        raise ValueError(f"--output {output_dir} is the folder of --input {input_path}; convert into another folder")
     config = load_model_config(config_path)
     with_heads = _has_heads(source, input_path)
     model = modeling.create_pretraining_model(config) if with_heads else modeling.create_encoder(config)

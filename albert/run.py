@@ -31,6 +31,7 @@ from albert import (
 )
 from albert.aws import container
 from albert.aws import flags as aws_flags
+from albert.data.documents import refuse_overwriting
 from albert.pretrained import DownloadError
 from albert.tokenization import create_tokenizer
 
@@ -96,13 +97,15 @@ def execute(task, workers: distribute.Workers, log: Callable[[str], None]) -> tu
 
 
 def check_outputs(task) -> None:
-    """The output folder is writable, no output file is a folder and the SavedModel's folder
-    replaces nothing the run keeps: found before any work."""
+    """The output folder is writable, no output file is a folder or an input, and the
+    SavedModel's folder replaces nothing the run keeps: found before any work."""
     v = task.values
     files.make_folder(v.output_dir, "--output_dir")
-    files.check_outputs(task.output_files())
+    outputs, inputs = task.output_files(), task.input_files()
+    files.check_outputs(outputs)
+    refuse_overwriting(inputs, outputs, "the run")
     if getattr(v, "export_dir", None):
-        kept = [path for path in (v.output_dir, v.init_checkpoint) if path and os.path.exists(path)]
+        kept = [path for path in (v.output_dir, v.init_checkpoint, *inputs) if path and os.path.exists(path)]
         files.check_replaceable_folder(v.export_dir, "--export_dir", kept)
 
 

@@ -8,6 +8,7 @@ and a save that fails for want of space."""
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import struct
@@ -18,7 +19,7 @@ from conftest import SCRIPT_ENV
 from test_lost_work import pretraining_command
 
 from albert import files, samples
-from albert.tasks import classifier, pretraining
+from albert.tasks import classifier, pretraining, squad
 
 STEPS = ("--num_train_steps=4", "--save_checkpoints_steps=2")
 
@@ -178,3 +179,26 @@ def test_a_save_without_space_is_one_line_and_leaves_nothing_partial(sample_reco
     assert not list(out.glob("ckpt-2*")) and not (out / ".run.lock").exists()
     assert subprocess.run(command, capture_output=True, env=SCRIPT_ENV).returncode == 0  # with space: it runs
     assert (out / "ckpt-4.index").exists()
+
+
+def test_no_writer_writes_over_its_input(sample_spm_model, tmp_path, capsys):
+    from albert import convert
+    from albert.data import train_sentencepiece
+
+    # SQuAD's predictions.json in --output_dir, which is also --predict_file
+    dev = tmp_path / "out" / "predictions.json"
+    dev.parent.mkdir()
+    dev.write_bytes(open(os.path.join(samples.SQUAD, "dev.json"), "rb").read())
+    argv = [f"--predict_file={dev}", f"--output_dir={dev.parent}", "--model_size=tiny",
+            f"--spm_model_file={sample_spm_model}", "--max_seq_length=128", "--do_train=false", "--do_predict"]  # fmt: skip
+    assert squad.main(argv) == 1
+    assert error_line(capsys).endswith(f"{dev}: the run would write over this input; write the output elsewhere")
+    # a vocabulary's prefix that names its own corpus
+    corpus = tmp_path / "corpus.vocab"
+    corpus.write_text("text\n")
+    assert train_sentencepiece.main([f"--input_file={corpus}", f"--model_prefix={tmp_path / 'corpus'}"]) == 1
+    assert "corpus.vocab: --model_prefix would write over this input" in error_line(capsys)
+    assert corpus.read_text() == "text\n"
+    # a conversion into the folder it reads
+    with pytest.raises(ValueError, match="is the folder of --input .*; convert into another folder"):
+        convert.convert("project", "hf", str(tmp_path / "ckpt-0"), str(tmp_path), str(tmp_path / "config.json"))

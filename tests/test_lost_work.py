@@ -247,7 +247,7 @@ def test_a_second_run_in_one_folder_stops_with_one_line(sample_records, tmp_path
     assert not list((tmp_path / "run").glob("ckpt-*"))
 
 
-def test_an_output_that_is_an_input_is_refused(tmp_path, sample_spm_model):
+def test_an_output_that_is_an_input_is_refused(tmp_path, sample_spm_model, capsys):
     from albert.data import create_training_data
 
     corpus = tmp_path / "corpus.txt"
@@ -260,6 +260,7 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, sample_spm_model):
             [f"--input_file={tmp_path}/*.txt", f"--output_file={output}", f"--spm_model_file={sample_spm_model}"]
         )
         assert status == 1 and corpus.read_bytes() == before
+    assert "--output_file would write over this input; write the output elsewhere" in capsys.readouterr().err
 
 
 def test_partial_files_match_no_glob_and_a_killed_runs_are_removed(tmp_path):

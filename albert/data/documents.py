@@ -44,7 +44,7 @@ def refuse_overwriting(inputs: Sequence[str], outputs: Sequence[str], flag: str 
     read = {os.path.realpath(path) for path in inputs}
     for path in outputs:
         if os.path.realpath(path) in read:
-            raise InputError(f"{flag} {path} is also an input; write the output elsewhere")
+            raise InputError(f"{path}: {flag} would write over this input; write the output elsewhere")
 
 
 def _open(path: str) -> tuple[BinaryIO, BinaryIO]:

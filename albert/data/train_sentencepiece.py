@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from albert.data.documents import InputError, expand_input_patterns
+from albert.data.documents import InputError, expand_input_patterns, refuse_overwriting
 from albert.settings import Setting, group, parse
 from albert.tokenization import train_sentencepiece
 
@@ -39,8 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The `albert-train-spm` command (argv without the program; sys.argv's when None)."""
     v = parse(SETTINGS, sys.argv[1:] if argv is None else argv, "train_sentencepiece.py", __doc__)
     try:
+        inputs = expand_input_patterns(v.input_file)
+        refuse_overwriting(inputs, [f"{v.model_prefix}.model", f"{v.model_prefix}.vocab"], "--model_prefix")
         model = train_sentencepiece(
-            expand_input_patterns(v.input_file),
+            inputs,
             v.model_prefix,
             v.vocab_size,
             v.do_lower_case,

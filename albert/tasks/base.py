@@ -308,6 +308,12 @@ class Task:
         restored (from checkpoint step `step`)."""
         return {**self.evaluate(model), "global_step": step}
 
+    def input_files(self) -> list[str]:
+        """The files this run reads: every setting naming an existing file, and the training files."""
+        v = self.values
+        named = [getattr(v, s.name) for s in self.settings if s.type is str]
+        return [*(path for path in named if path and os.path.isfile(path)), *self.training_files()]
+
     def output_files(self) -> list[str]:
         """The files this run writes in its output folder besides checkpoints."""
         v = self.values
