@@ -84,7 +84,8 @@ def test_the_container_contract_and_a_spot_interruption(tmp_path, sample_records
     ]  # fmt: skip
     assert os.path.exists(os.path.join(straight["SM_OUTPUT_DATA_DIR"], "eval_results.txt"))
 
-    # Killed at a random step (a spot interruption), started again: it resumes from the checkpoint
+    # Stopped by SIGTERM at a random step (a spot interruption: SageMaker sends it before the
+    # instance goes), started again: it saved where it stopped, resumes there from the checkpoint
     # folder and ends with the same model, bit for bit.
     interrupted = opt_ml(tmp_path / "interrupted", sample_records)
     argv = [sys.executable, PRETRAIN, *hyperparameters(interrupted["SM_CHANNEL_TRAINING"])]
@@ -94,15 +95,17 @@ def test_the_container_contract_and_a_spot_interruption(tmp_path, sample_records
     deadline = time.time() + 300
     while time.time() < deadline and f"step {kill_at}/" not in open(log.name).read():
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not os.listdir(interrupted["SM_MODEL_DIR"]), f"killed at step {kill_at} too late"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+    assert not os.listdir(interrupted["SM_MODEL_DIR"]), f"stopped at step {kill_at} too late"
+    saved = re.search(r"SIGTERM at step (\d+): saved (\S+/checkpoints/spot/ckpt-\1);", open(log.name).read())
+    assert saved and int(saved[1]) >= kill_at
     resumed = subprocess.run(argv, env={**SCRIPT_ENV, **interrupted}, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert re.search(r"resuming from \S+/checkpoints/spot/ckpt-\d+ at step", resumed.stdout)
+    assert f"resuming from {saved[2]} at step {saved[1]}" in resumed.stdout
     a, b = weights(model), weights(os.path.join(interrupted["SM_MODEL_DIR"], "model.ckpt"))
     assert a.keys() == b.keys() and len(a) > 10
-    assert all(np.array_equal(a[k], b[k]) for k in a), f"the model differs after a kill at step {kill_at}"
+    assert all(np.array_equal(a[k], b[k]) for k in a), f"the model differs after a stop at step {saved[1]}"
 
 
 def run(script: str, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
