@@ -2,6 +2,15 @@
 Ctrl-C send. The loop finishes its step, the chief saves a checkpoint, every worker stops at the
 same step, and the process exits with 128 + the signal's number (143 for SIGTERM, 130 for
 SIGINT); the same command resumes there. A second signal acts as it would without this.
+
+Several workers learn of a signal that reached any of them by agreeing every few steps (one
+small all-reduce, `training.AGREE_EVERY`); the chief saves the training state and every other
+worker its input position (`albert.resume`). TensorFlow's own
+`tf.distribute.experimental.PreemptionCheckpointHandler` does the same for
+MultiWorkerMirroredStrategy and TPUs only: it is not used because it covers neither Horovod
+nor one process, and it keeps a checkpoint of its own (restored when it is made, in its own
+folder) beside the run's, where damaged checkpoints are set aside and a resume's settings are
+checked.
 """
 
 from __future__ import annotations

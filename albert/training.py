@@ -423,6 +423,10 @@ def train(
     return loop.reporter.last
 
 
+# Several workers agree every this many steps whether to stop (a signal) or save (by time).
+AGREE_EVERY = 10
+
+
 @dataclasses.dataclass
 class _Loop:
     """The steps of `train` after the restore: logs, checkpoints (every N steps or seconds),
@@ -436,6 +440,12 @@ class _Loop:
     on_log: Callable[[int, dict[str, float]], None] | None
     log: Callable[[str], None]
 
+    @property
+    def agree_every(self) -> int:
+        """Steps between the workers' agreements on a stop or a timed save (and at every log and
+        save): each is a collective (2.7 ms for 2 local tf.distribute workers), one worker's is free."""
+        return 1 if self.workers.size == 1 else AGREE_EVERY
+
     def run(self, step_fn: Callable[[], tf.Tensor], names: list[str], step: int, signals) -> None:
         config, chief, secs = self.config, self.workers.is_chief, self.config.save_checkpoints_secs
         saved_at = time.monotonic()
@@ -443,8 +453,10 @@ class _Loop:
             self.reporter.add(step_fn(), step + 1)
             step += 1
             log_now, save = config.due(step)
-            timed = bool(secs) and time.monotonic() - saved_at >= secs
-            stop, timed = self.workers.agree(signals.received is not None, timed)
+            stop = timed = False
+            if log_now or save or step % self.agree_every == 0:
+                timed = bool(secs) and time.monotonic() - saved_at >= secs
+                stop, timed = self.workers.agree(signals.received is not None, timed)
             save = save or timed or stop
             if log_now or save:
                 means = self.reporter.means(names)
