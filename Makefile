@@ -3,8 +3,9 @@
 # installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
 # and the others, resolve to this tree wherever they run from). `make test` runs six lanes:
 # the library's tests, the tests that run the scripts, the demos and several workers
-# (tf.distribute included), and the tests of jobs (SageMaker, signals, damaged folders), all in .venv; the install test (`pip
-# install .` into a fresh venv, then every command from another folder); then the Horovod tests
+# (tf.distribute included), the tests of jobs (SageMaker) and of faults (signals, kills, damaged
+# folders, bad inputs and outputs), all in .venv; the install test (`pip install .` into a fresh
+# venv, then every command from another folder); then the Horovod tests
 # in .venv-horovod (TensorFlow 2.18.1, the newest Horovod 0.28.1 builds against; the first build
 # takes 10-18 minutes on 2 cores, later ones come from pip's wheel cache).
 PYTHON ?= python3
