@@ -189,8 +189,8 @@ def test_no_writer_writes_over_its_input(sample_spm_model, tmp_path, capsys):
     dev = tmp_path / "out" / "predictions.json"
     dev.parent.mkdir()
     dev.write_bytes(open(os.path.join(samples.SQUAD, "dev.json"), "rb").read())
-    argv = [f"--predict_file={dev}", f"--output_dir={dev.parent}", "--model_size=tiny",
-            f"--spm_model_file={sample_spm_model}", "--max_seq_length=128", "--do_train=false", "--do_predict"]  # fmt: skip
+    argv = [f"--predict_file={dev}", f"--output_dir={dev.parent}", "--model_size=tiny", "--max_seq_length=128",
+            f"--spm_model_file={sample_spm_model}", "--do_train=false", "--do_predict"]  # fmt: skip
     assert squad.main(argv) == 1
     assert error_line(capsys).endswith(f"{dev}: the run would write over this input; write the output elsewhere")
     # a vocabulary's prefix that names its own corpus
