@@ -104,6 +104,10 @@ class BertConfig:
                 values = json.load(f)
         except FileNotFoundError:
             raise ConfigError(path, "config file not found") from None
+        except IsADirectoryError:
+            raise ConfigError(path, "is a folder; pass the config file in it (e.g. albert_config.json)") from None
+        except OSError as err:
+            raise ConfigError(path, f"cannot be read ({err.strerror}); check the path") from None
         except json.JSONDecodeError as err:
             raise ConfigError(f"{path}:{err.lineno}", f"not valid json ({err.msg}); fix the file") from None
         return cls.from_dict(values, source=path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import struct
@@ -158,6 +159,9 @@ def test_an_init_checkpoint_of_another_size_is_one_line(sample_records, tmp_path
     line = err.strip().splitlines()[-1]
     assert line.startswith(f"run_pretraining.py: error: {tmp_path}/tiny/ckpt-4: its weights do not fit this model")
     assert "pass the config the checkpoint was trained with" in line
+    assert re.search(
+        r"its weights do not fit this model \(\S+ has shape \(\d+, ?\d*\) here, \(\d+, ?\d*\) in the checkpoint\)", line
+    )
     assert "WARNING:tensorflow" not in err
 
 
@@ -202,3 +206,8 @@ def test_no_writer_writes_over_its_input(sample_spm_model, tmp_path, capsys):
     # a conversion into the folder it reads
     with pytest.raises(ValueError, match="is the folder of --input .*; convert into another folder"):
         convert.convert("project", "hf", str(tmp_path / "ckpt-0"), str(tmp_path), str(tmp_path / "config.json"))
+
+
+def test_a_config_path_that_is_a_folder(sample_records, tmp_path, capsys):
+    assert pretrain(sample_records, tmp_path / "out", f"--albert_config_file={tmp_path}") == 1
+    assert error_line(capsys).endswith(f"{tmp_path}: is a folder; pass the config file in it (e.g. albert_config.json)")

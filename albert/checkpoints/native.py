@@ -112,8 +112,18 @@ def _read_layers(layers: dict, path: str) -> str | None:
     try:
         tf.train.Checkpoint(layers=layers).read(path).assert_existing_objects_matched().expect_partial()
     except (ValueError, AssertionError) as err:
-        return str(err).splitlines()[0][:160]
+        message = str(err).splitlines()[0]
+        found = _SHAPES.search(message)
+        if found:
+            return f"{found['name']} has shape {found['model']} here, {found['saved']} in the checkpoint"
+        return message[:200]
     return None
+
+
+_SHAPES = re.compile(
+    r"tensor with shape (?P<saved>\(.*?\)) when attempting to restore variable with shape "
+    r"(?P<model>\(.*?\)) and name (?P<name>\S+?)(:0)?\.?$"
+)
 
 
 @contextlib.contextmanager
