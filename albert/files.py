@@ -11,6 +11,7 @@ import glob
 import os
 import re
 import shutil
+import tempfile
 
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)$")
 
@@ -70,10 +71,10 @@ def check_writable(folder: str, given: str, flag: str) -> None:
         existing = os.path.dirname(existing)
     if existing and not os.path.isdir(existing):
         raise OutputError(f"{flag} {given}: {existing} is a file, not a folder; remove it or pass another {flag}")
-    probe = temporary_path(os.path.join(folder, "write-test"))
     try:
         os.makedirs(folder, exist_ok=True)
-        open(probe, "wb").close()
+        handle, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)  # a name no other worker takes
+        os.close(handle)
         os.remove(probe)
     except OSError as err:
         reason = err.strerror or type(err).__name__

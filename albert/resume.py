@@ -29,16 +29,19 @@ def chief_manager(state: dict, iterator, output_dir: str, keep: int, settings: d
     """The chief's checkpoints of the training `state` (model, optimizer, loss_scale,
     global_step), the weights by layer (for other tasks to start from), the dropout state, its
     input position and the run's `settings` (see `check_settings`)."""
-    checkpoint = tf.train.Checkpoint(
+    parts = dict(
         **state,
         layers=checkpoints.weight_layers(state["model"]),
         dropout_state=dropout_states(state["model"]),
         data=iterator,
-        run_settings=tf.Variable(_encode(settings), dtype=tf.string, trainable=False),
     )
-    return tf.train.CheckpointManager(
+    settings_variable = tf.Variable(_encode(settings), dtype=tf.string, trainable=False)
+    checkpoint = tf.train.Checkpoint(**parts, run_settings=settings_variable)
+    manager = tf.train.CheckpointManager(
         checkpoint, output_dir, max_to_keep=keep, checkpoint_name="ckpt", step_counter=state["global_step"]
     )
+    manager.without_settings = tf.train.Checkpoint(**parts)  # what an earlier version's checkpoints hold
+    return manager
 
 
 def input_folder(output_dir: str, rank: int, size: int) -> str:
@@ -56,13 +59,10 @@ def _encode(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, default=str)
 
 
-def check_settings(path: str, settings: dict) -> bool:
+def check_settings(path: str, settings: dict) -> None:
     """Refuses to resume from the checkpoint at `path` when it was saved by a run whose
-    `settings` differ (its input position would mean other batches). Returns whether it holds
-    settings (earlier versions' checkpoints do not, and pass)."""
+    `settings` differ (its input position would mean other batches)."""
     reader = tf.train.load_checkpoint(path)
-    if _SETTINGS not in reader.get_variable_to_dtype_map():
-        return False
     saved = json.loads(reader.get_tensor(_SETTINGS).decode())
     ours = json.loads(_encode(settings))
     differ = [name for name in sorted(saved.keys() & ours.keys()) if saved[name] != ours[name]]
@@ -72,7 +72,6 @@ def check_settings(path: str, settings: dict) -> bool:
             f"{path}: saved by a run with {shown}; rerun with those settings to resume, or pass a new "
             f"--output_dir (with --init_checkpoint={path} to start from its weights)"
         )
-    return True
 
 
 def _short(value) -> str:
@@ -81,13 +80,20 @@ def _short(value) -> str:
 
 
 def restore_or_initialise(
-    manager, settings: dict, init_checkpoint: str | None, init_optimizer: bool, log: Callable[[str], None]
+    manager, config, init_checkpoint: str | None, init_optimizer: bool, log: Callable[[str], None]
 ) -> None:
-    """Resumes from the newest checkpoint of the run, else starts from `init_checkpoint`."""
+    """Resumes from the newest checkpoint of the run, else starts from `init_checkpoint`. A
+    run's `config` (`training.LoopConfig`) gives its `resume_settings`, checked unless the
+    checkpoint is already at `num_train_steps` (nothing is read then)."""
     state = manager.checkpoint
     if manager.latest_checkpoint:
+        path = manager.latest_checkpoint
+        finished = checkpoints.global_step(path) >= config.num_train_steps
         # A checkpoint of an earlier version, without settings, restores all but them.
-        saved = state if check_settings(manager.latest_checkpoint, settings) else _without_settings(state)
+        has_settings = _SETTINGS in tf.train.load_checkpoint(path).get_variable_to_dtype_map()
+        if has_settings and not finished:
+            check_settings(path, config.resume_settings)
+        saved = state if has_settings else manager.without_settings
         try:
             saved.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         except (AssertionError, ValueError, tf.errors.OpError) as err:
@@ -102,11 +108,6 @@ def restore_or_initialise(
         if init_optimizer:
             _load_optimizer_moments(state.optimizer, path)
         log(f"initialised the model{' and optimizer' if init_optimizer else ''} from {init_checkpoint}")
-
-
-def _without_settings(checkpoint: tf.train.Checkpoint) -> tf.train.Checkpoint:
-    parts = ("model", "optimizer", "loss_scale", "global_step", "layers", "dropout_state", "data")
-    return tf.train.Checkpoint(**{name: getattr(checkpoint, name) for name in parts})
 
 
 def _load_optimizer_moments(optimizer, path: str) -> None:

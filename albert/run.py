@@ -100,7 +100,7 @@ def check_outputs(task) -> None:
     """The output folder is writable, no output file is a folder or an input, and the
     SavedModel's folder replaces nothing the run keeps: found before any work."""
     v = task.values
-    files.make_folder(v.output_dir, "--output_dir")
+    files.make_folder(v.output_dir, v.flag("output_dir"))
     outputs, inputs = task.output_files(), task.input_files()
     files.check_outputs(outputs)
     refuse_overwriting(inputs, outputs, "the run")

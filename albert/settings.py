@@ -152,7 +152,7 @@ def _add(container, setting: Setting) -> None:
 def _positive(kind: type):
     def convert(text: str):
         value = kind(text)
-        if value <= 0:
+        if not value > 0:  # also NaN
             raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
         return value
 

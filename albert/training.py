@@ -309,6 +309,22 @@ def fit(task, model: keras.Model, workers: distribute.Workers, log: Callable[[st
         )
 
 
+@contextlib.contextmanager
+def _told_to_all(workers: distribute.Workers, what: str):
+    """Runs the block on every worker (each its own part, at the same point); when it fails on
+    one, every worker stops: that one with its error, the others with a line pointing at it."""
+    failed = None
+    try:
+        yield
+    except Exception as err:
+        failed = err
+    (any_failed,) = workers.agree(failed is not None)
+    if failed is not None:
+        raise failed
+    if any_failed:
+        raise TrainingError(f"{what} failed on another worker (its log says why); this worker stopped too")
+
+
 def _os_reason(err: Exception) -> str:
     """The operating system's reason in an error of a write (e.g. "No space left on device")."""
     if isinstance(err, OSError) and err.strerror:
@@ -323,7 +339,7 @@ def _damaged_records_named(task):
     try:
         yield
     except tf.errors.DataLossError as err:
-        damaged = find_damaged_record(task.training_files()) or f"a training file: {damage(err)}"
+        damaged = find_damaged_record(task.training_files()) or f"a record file: {damage(err)}"
         raise TrainingError(
             f"{damaged}; training stopped, the checkpoints saved are intact; make the file again or leave it out"
         ) from None
@@ -405,12 +421,13 @@ def train(
     iterator = iter(dataset)
     state = dict(model=model, optimizer=optimizer, loss_scale=loss_scale, global_step=global_step)
     keep = config.keep_checkpoint_max
-    if workers.is_chief:  # the others take its weights, optimizer and step in _synchronise
-        checkpoints.prepare_run_folder(config.output_dir, log)
-        manager = resume.chief_manager(state, iterator, config.output_dir, keep, config.resume_settings)
-        resume.restore_or_initialise(manager, config.resume_settings, init_checkpoint, init_optimizer, log)
-    else:
-        manager = resume.worker_manager(iterator, config.output_dir, keep, workers)
+    with _told_to_all(workers, "the start"):
+        if workers.is_chief:  # the others take its weights, optimizer and step in _synchronise
+            manager = resume.chief_manager(state, iterator, config.output_dir, keep, config.resume_settings)
+            checkpoints.prepare_run_folder(config.output_dir, log)
+            resume.restore_or_initialise(manager, config, init_checkpoint, init_optimizer, log)
+        else:
+            manager = resume.worker_manager(iterator, config.output_dir, keep, workers)
     if workers.size > 1:
         _synchronise(model, optimizer, loss_scale, global_step, workers, config)
         if not workers.is_chief:
@@ -421,10 +438,6 @@ def train(
         loop.run(lambda: packed_step(next(iterator)), names, int(global_step.numpy()), signals)
     loop.reporter.close()
     return loop.reporter.last
-
-
-# Several workers agree every this many steps whether to stop (a signal) or save (by time).
-AGREE_EVERY = 10
 
 
 @dataclasses.dataclass
@@ -440,12 +453,6 @@ class _Loop:
     on_log: Callable[[int, dict[str, float]], None] | None
     log: Callable[[str], None]
 
-    @property
-    def agree_every(self) -> int:
-        """Steps between the workers' agreements on a stop or a timed save (and at every log and
-        save): each is a collective (2.7 ms for 2 local tf.distribute workers), one worker's is free."""
-        return 1 if self.workers.size == 1 else AGREE_EVERY
-
     def run(self, step_fn: Callable[[], tf.Tensor], names: list[str], step: int, signals) -> None:
         config, chief, secs = self.config, self.workers.is_chief, self.config.save_checkpoints_secs
         saved_at = time.monotonic()
@@ -453,10 +460,8 @@ class _Loop:
             self.reporter.add(step_fn(), step + 1)
             step += 1
             log_now, save = config.due(step)
-            stop = timed = False
-            if log_now or save or step % self.agree_every == 0:
-                timed = bool(secs) and time.monotonic() - saved_at >= secs
-                stop, timed = self.workers.agree(signals.received is not None, timed)
+            timed = bool(secs) and time.monotonic() - saved_at >= secs
+            stop, timed = self.workers.agree(signals.received is not None, timed)
             save = save or timed or stop
             if log_now or save:
                 means = self.reporter.means(names)
@@ -467,12 +472,21 @@ class _Loop:
                     if self.on_log:
                         self.on_log(step, means)
             if save:
-                self.save(step)
+                self.save_all(step)
                 saved_at = time.monotonic()
             if chief and self.hooks:
                 self.run_hooks(step)
             if stop:
                 self.stop(step, signals.received or signal.SIGTERM)
+
+    def save_all(self, step: int) -> None:
+        """Every worker but the chief saves its input position first, then the chief its
+        checkpoint, so that the chief's `ckpt-<step>` means every worker's is there; a failed
+        save stops every worker."""
+        for chiefs_turn in (False, True):
+            with _told_to_all(self.workers, f"step {step}: save"):
+                if self.workers.is_chief == chiefs_turn:
+                    self.save(step)
 
     def save(self, step: int) -> None:
         """Saves this worker's checkpoint; a save that fails (a full disk) stops the run in one

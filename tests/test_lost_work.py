@@ -139,7 +139,7 @@ def test_a_checkpoint_without_settings_still_resumes(sample_records, tmp_path, s
     made = resume.chief_manager
 
     def without_settings(state, iterator, output_dir, keep, settings):
-        checkpoint = resume._without_settings(made(state, iterator, output_dir, keep, settings).checkpoint)
+        checkpoint = made(state, iterator, output_dir, keep, settings).without_settings
         return tf.train.CheckpointManager(checkpoint, output_dir, keep, step_counter=state["global_step"],
                                           checkpoint_name="ckpt")  # fmt: skip
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import time
@@ -25,9 +26,9 @@ from albert.data.pretraining import make_pretraining_dataset
 STEPS, SEED = 24, 12345  # run_pretraining.py's --random_seed default
 
 
-def start(records, folder) -> list[tuple[subprocess.Popen, str]]:
+def start(records, folder, *extra) -> list[tuple[subprocess.Popen, str]]:
     """The two workers of a 24-step pretraining in `folder`; (process, log file) of each."""
-    command = pretraining_command(records, folder, "--distribution=tf", "--save_checkpoints_steps=4")
+    command = pretraining_command(records, folder, "--distribution=tf", "--save_checkpoints_steps=4", *extra)
     placement = launch.Placement(workers_per_box=2, distribution="tf")
     started = []
     for rank, (env, argv) in enumerate(launch.tf_worker_commands(command, placement)):
@@ -111,3 +112,18 @@ def test_sigterm_to_one_worker_stops_both_at_one_step_saved(sample_records, tmp_
     assert finish(start(sample_records, stopped)) == [0, 0]
     assert f"resuming from {stopped}/ckpt-{step} at step {step}" in open(workers[0][1]).read()
     assert_resumed_exactly(sample_records, straight, stopped)
+
+
+def test_a_resume_the_chief_refuses_stops_every_worker(sample_records, tmp_path, straight):
+    folder = tmp_path / "run"
+    shutil.copytree(straight, folder)
+    workers = start(sample_records, folder, "--num_train_steps=28", "--train_batch_size=16")
+    assert finish(workers) == [1, 1]
+    chief, other = (open(log).read().strip().splitlines()[-1] for _, log in workers)
+    assert chief.startswith(
+        f"run_pretraining.py: error: {folder}/ckpt-24: saved by a run with train_batch_size 8 (now 16)"
+    )
+    assert (
+        other
+        == "run_pretraining.py: error: the start failed on another worker (its log says why); this worker stopped too"
+    )

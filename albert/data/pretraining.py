@@ -9,6 +9,7 @@ and prefetched; evaluation data is read once, in order.
 from __future__ import annotations
 
 import re
+import time
 
 import tensorflow as tf
 
@@ -83,13 +84,15 @@ def _check_ids(example: tf.train.Example, vocab_size: int, where: str) -> None:
         )
 
 
-def find_damaged_record(files: list[str]) -> str | None:
+def find_damaged_record(files: list[str], seconds: float = 120.0) -> str | None:
     """The first damaged record of `files`, read in full: "<file>: a corrupted record at byte
-    <offset>", or None when every file reads."""
+    <offset>"; None when every file read (or `seconds` passed) finds none."""
+    deadline = time.monotonic() + seconds
     for path in files:
         try:
-            for _ in tf.data.TFRecordDataset(path):
-                pass
+            for _ in tf.data.TFRecordDataset(path, buffer_size=1 << 22):
+                if time.monotonic() > deadline:
+                    return None
         except tf.errors.DataLossError as err:
             return f"{path}: {damage(err)}"
     return None

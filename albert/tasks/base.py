@@ -252,7 +252,7 @@ class Task:
         raise NotImplementedError
 
     def training_files(self) -> list[str]:
-        """The record files training reads as it goes (searched when one is damaged)."""
+        """The record files the run reads as it trains (searched when one is damaged)."""
         return []
 
     def num_train_examples(self) -> int | None:
@@ -329,4 +329,4 @@ def _file_names(value):
     """A path's file name (a list's, each); other values as they are."""
     if isinstance(value, (list, tuple)):
         return [_file_names(item) for item in value]
-    return os.path.basename(os.path.normpath(value)) if isinstance(value, str) and os.sep in value else value
+    return os.path.basename(os.path.abspath(value)) if isinstance(value, str) and os.path.exists(value) else value

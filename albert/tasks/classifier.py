@@ -103,7 +103,10 @@ class ClassifierTask(Task):
         self.eval_features = features("dev") if v.do_eval else None
         self.test_features = features("test") if v.do_predict else None
 
-    input_settings = ("task_name", "data_dir")
+    input_settings = ("data_dir",)
+
+    def resume_settings(self) -> dict:
+        return {**super().resume_settings(), "task_name": self.glue.name}
 
     def create_model(self, config) -> keras.Model:
         # Training batches are padded to their longest pair: the encoder skips the padding, except

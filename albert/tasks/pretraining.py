@@ -123,7 +123,7 @@ class PretrainingTask(Task):
         return {**super().resume_settings(), "input_file": [os.path.basename(path) for path in self.train_files]}
 
     def training_files(self) -> list[str]:
-        return list(self.train_files)
+        return sorted(set(self.train_files + self.eval_files))
 
     def check_model(self, config) -> None:
         check_token_ids(sorted(set(self.train_files + self.eval_files)), config.vocab_size)
