@@ -22,8 +22,8 @@ SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests
 # temporary folder.
 JOB_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py
 # No lost work (a lane of its own): signals, kills and damaged run folders, one process and two
-# tf.distribute workers; bad inputs and outputs.
-FAULT_TESTS := tests/test_lost_work.py tests/test_preempted_workers.py tests/test_bad_inputs_and_outputs.py
+# tf.distribute workers (bad inputs and outputs are the library lane's).
+FAULT_TESTS := tests/test_lost_work.py tests/test_preempted_workers.py
 
 .PHONY: demo test test-main test-scripts test-jobs test-faults test-install test-horovod lint clean
 

@@ -423,8 +423,8 @@ def train(
     keep = config.keep_checkpoint_max
     with _told_to_all(workers, "the start"):
         if workers.is_chief:  # the others take its weights, optimizer and step in _synchronise
+            checkpoints.prepare_run_folder(config.output_dir, log)  # before the manager reads the folder
             manager = resume.chief_manager(state, iterator, config.output_dir, keep, config.resume_settings)
-            checkpoints.prepare_run_folder(config.output_dir, log)
             resume.restore_or_initialise(manager, config, init_checkpoint, init_optimizer, log)
         else:
             manager = resume.worker_manager(iterator, config.output_dir, keep, workers)
