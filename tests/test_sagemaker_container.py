@@ -57,8 +57,10 @@ def hyperparameters(channel: str) -> list[str]:
 
 
 def weights(prefix: str) -> dict[str, np.ndarray]:
+    """The checkpoint's numeric variables (not the run's settings, a string)."""
     reader = tf.train.load_checkpoint(prefix)
-    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map() if k.endswith("VARIABLE_VALUE")}
+    types = reader.get_variable_to_dtype_map()
+    return {k: reader.get_tensor(k) for k in types if k.endswith("VARIABLE_VALUE") and types[k] != tf.string}
 
 
 def test_the_container_contract_and_a_spot_interruption(tmp_path, sample_records):
