@@ -113,9 +113,7 @@ class PretrainingTask(Task):
         self.eval_files = expand_input_patterns(v.eval_file or v.input_file) if evaluates else []
         if v.squad_frequency > 0:
             fast_squad.read_inputs(v)
-        check_pretraining_records(
-            sorted(set(self.train_files + self.eval_files)), v.max_seq_length, v.max_predictions_per_seq
-        )
+        check_pretraining_records(self.training_files(), v.max_seq_length, v.max_predictions_per_seq)
 
     input_settings = ("max_predictions_per_seq",)
 
@@ -126,7 +124,7 @@ class PretrainingTask(Task):
         return sorted(set(self.train_files + self.eval_files))
 
     def check_model(self, config) -> None:
-        check_token_ids(sorted(set(self.train_files + self.eval_files)), config.vocab_size)
+        check_token_ids(self.training_files(), config.vocab_size)
 
     def create_model(self, config) -> keras.Model:
         v = self.values
