@@ -39,7 +39,8 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 # The same install script as the Dockerfile's training image, with Gloo instead of MPI + NCCL.
 $(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile tools/install-training-stack.sh
 	$(PYTHON) -m venv $(HOROVOD_VENV)
-	HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 EDITABLE=1 tools/install-training-stack.sh $(HOROVOD_BIN)/python
+	TENSORFLOW=tensorflow==2.18.1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 EDITABLE=1 \
+		tools/install-training-stack.sh $(HOROVOD_BIN)/python
 	$(HOROVOD_BIN)/pip install --quiet pytest
 	touch $@
 

@@ -32,6 +32,7 @@ import sys
 from albert import launch, run
 
 COMMANDS = launch.COMMANDS
+HLS_WORKERS = 8  # -v True: the Gaudi cards of one HLS box
 # The one-line errors: the launcher's refusals, and the project's (settings, a failed download...).
 ERRORS = (launch.LaunchError, *run.ERRORS)
 
@@ -47,7 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--version", choices=("v1", "v2"), default="v2", help="released ALBERT version (Habana's demo used v1)")
     add("-t", "--test_set", choices=tuple(launch.TEST_SETS), help="default: overfit (pretraining), mrpc (finetuning)")
     add("-o", "--output_dir", help="default: output/<test_set>_<variant>")
-    add("-v", "--use_horovod", type=int, metavar="N", help="N workers per box (Horovod unless --distribution tf)")
+    add(
+        "-v",
+        "--use_horovod",
+        type=_workers,
+        metavar="N|True|False",
+        help=f"N workers per box (Horovod unless --distribution tf); True: --num_workers_per_hls, else {HLS_WORKERS}",
+    )
     add("--num_workers_per_hls", type=int, metavar="N", help="workers per box (the same as -v N)")
     add("--distribution", choices=("horovod", "tf"), default="horovod")
     add("--launcher", choices=("mpirun", "horovodrun"), help="Horovod's launcher (default: mpirun if installed)")
@@ -64,7 +71,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--albert-config-dir", "--albert_config_dir", dest="albert_config_dir",
         help="folder with albert_config.json, 30k-clean.model (and model.ckpt-best), not the download")  # fmt: skip
     add("--init_checkpoint_path", help="start from this checkpoint (folder, prefix or released name)")
-    add("--kubernetes_run", action="store_true", help="started by an MPI job (one launcher per worker)")
+    add(
+        "--kubernetes_run",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="started by an MPI job (one launcher per worker)",
+    )
+    add(
+        "--enable_scoped_allocator",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="TensorFlow's scoped allocator for Horovod's all-reduces (TF_ENABLE_SCOPED_ALLOCATOR=true)",
+    )
+    add("--bf16_config_path", metavar="FILE", help="Intel Gaudi's bf16 conversion list (TF_BF16_CONVERSION); hpu only")
     add("--dry_run", action="store_true", help="print the commands, run nothing")
     add("--cores_per_box", type=int, default=os.cpu_count() or 1, help=argparse.SUPPRESS)
     add("--python", default=sys.executable, help=argparse.SUPPRESS)
@@ -74,9 +99,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.test_set not in COMMANDS[args.command]:
         other = "pretraining" if args.command == "finetuning" else "finetuning"
         parser.error(f"-t {args.test_set} is a {other} test set; pass -c {other}")
+    if args.use_horovod is True:
+        args.use_horovod = args.num_workers_per_hls or HLS_WORKERS
     if args.use_horovod and args.num_workers_per_hls and args.use_horovod != args.num_workers_per_hls:
         parser.error("-v and --num_workers_per_hls disagree; give one")
-    per_box = args.use_horovod or args.num_workers_per_hls or 1
+    per_box = 1 if args.use_horovod is False else args.use_horovod or args.num_workers_per_hls or 1
+    if args.bf16_config_path and args.device != "hpu":
+        parser.error("--bf16_config_path is Intel Gaudi's bf16 conversion: pass --device hpu, or -d bf16 alone")
     hosts = [h for h in (args.hosts or os.environ.get("MULTI_HLS_IPS", "")).split(",") if h]
     if per_box < 1:
         parser.error("-v must be at least 1")
@@ -91,9 +120,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         device=args.device,
         cores_per_box=args.cores_per_box,
         kubernetes=args.kubernetes_run,
+        env=habana_env(args),
     )
     args.output_dir = args.output_dir or os.path.join("output", f"{args.test_set}_{args.model_variant}")
     return args
+
+
+def _workers(text: str) -> int | bool:
+    """-v's value: a number of workers per box, or Habana's True / False."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers, True or False") from None
+
+
+def _bool(text: str) -> bool:
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not True or False")
+    return text.lower() in ("true", "1")
+
+
+def habana_env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment every worker gets from Habana's flags."""
+    env = {}
+    if args.enable_scoped_allocator:
+        env["TF_ENABLE_SCOPED_ALLOCATOR"] = "true"
+    if args.bf16_config_path:
+        env["TF_BF16_CONVERSION"] = os.path.abspath(args.bf16_config_path)
+    return env
 
 
 def _on_path(name: str) -> bool:
@@ -104,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         launch.check_not_nested(args.kubernetes_run)
+        if args.bf16_config_path and not args.dry_run and not os.path.isfile(args.bf16_config_path):
+            raise launch.LaunchError(f"--bf16_config_path {args.bf16_config_path}: no such file")
         if not args.dry_run:
             launch.check_launcher(args.placement, args.python)
         plan = launch.build_plan(args, dry_run=args.dry_run)

@@ -8,15 +8,28 @@ starts its runtime.
 - `gpu`: memory grows as needed instead of being taken whole; when several workers share the
   box, worker `local_rank` sees only GPU `local_rank` (one GPU per worker). One process with
   several GPUs keeps them all (tf.distribute's MirroredStrategy uses them).
-- `hpu`: loads `habana_frameworks.tensorflow`. Intel's last TensorFlow release for Gaudi was
-  Intel Gaudi software 1.14.0, for TensorFlow 2.15 on Python 3.10; elsewhere this is a clear error.
+- `hpu`: loads Intel Gaudi's TensorFlow bridge (`habana_frameworks.tensorflow`) before any
+  TensorFlow op runs. Intel's last TensorFlow release for Gaudi was Intel Gaudi software 1.14.0:
+  habana-tensorflow 1.14.0 and habana-horovod 1.14.0, for TensorFlow 2.15.0 on Python 3.10;
+  elsewhere this is a one-line error naming them.
+
+TF_ENABLE_SCOPED_ALLOCATOR=true (demo_albert.py's --enable_scoped_allocator) turns on TensorFlow's
+scoped allocator, which packs the tensors of a collective into one buffer.
 """
 
 from __future__ import annotations
 
+import os
+
 import tensorflow as tf
 
 DEVICES = ("cpu", "gpu", "hpu")
+# Intel Gaudi software 1.14.0, the last with TensorFlow: the one TensorFlow its bridge loads into.
+HABANA_TENSORFLOW = "2.15.0"
+HABANA_PACKAGES = (
+    f"on Python 3.10: pip install tensorflow-cpu=={HABANA_TENSORFLOW} habana-tensorflow==1.14.0 "
+    "(and habana-horovod==1.14.0 for several workers)"
+)
 
 
 class DeviceError(RuntimeError):
@@ -43,6 +56,8 @@ def setup(
         tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
     if inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+    if os.environ.get("TF_ENABLE_SCOPED_ALLOCATOR", "").lower() in ("1", "true"):
+        tf.config.optimizer.set_experimental_options({"scoped_allocator_optimization": True})
     if device == "hpu":
         _load_habana()
         return device
@@ -70,12 +85,23 @@ def setup(
 
 
 def _load_habana() -> None:
+    """Loads Intel Gaudi's bridge (it refuses any TensorFlow but its own, 2.15.0)."""
     try:
         from habana_frameworks.tensorflow import load_habana_module
     except ImportError as err:
+        if tf.__version__ != HABANA_TENSORFLOW:
+            raise DeviceError(
+                f"--device hpu: Intel Gaudi's TensorFlow bridge (Intel Gaudi software 1.14.0) runs on TensorFlow "
+                f"{HABANA_TENSORFLOW} only, this is TensorFlow {tf.__version__}: {HABANA_PACKAGES}; "
+                "or use --device cpu or gpu"
+            ) from None
         raise DeviceError(
-            f"--device hpu: habana_frameworks.tensorflow is not importable ({err}). Intel's last TensorFlow "
-            "release for Gaudi (Intel Gaudi software 1.14.0) was for TensorFlow 2.15 on Python 3.10: run there "
-            "with its habana-tensorflow package, or use --device cpu or gpu"
+            f"--device hpu: habana_frameworks.tensorflow is not importable ({err}); Intel Gaudi software 1.14.0, "
+            f"{HABANA_PACKAGES}; or use --device cpu or gpu"
         ) from None
     load_habana_module()
+    if not tf.config.list_physical_devices("HPU"):
+        raise DeviceError(
+            "--device hpu: Intel Gaudi's bridge loaded but TensorFlow sees no HPU; check the card "
+            "with hl-smi, or use --device cpu"
+        )

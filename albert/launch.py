@@ -64,6 +64,7 @@ class Placement:
     device: str | None = None
     cores_per_box: int = os.cpu_count() or 1
     kubernetes: bool = False
+    env: dict[str, str] = dataclasses.field(default_factory=dict)  # given to every worker
 
     @property
     def total(self) -> int:
@@ -338,7 +339,7 @@ def mpirun_command(argv: list[str], p: Placement, hostfile: str | None = None) -
         if os.environ.get("MPI_ROOT"):
             command += ["--prefix", os.environ["MPI_ROOT"]]
         forwarded = {name for name in os.environ if any(part in name for part in FORWARDED_ENV)}
-        for name in sorted(forwarded | {"PYTHONPATH"}):  # run_plan sets PYTHONPATH: this package first
+        for name in sorted(forwarded | set(p.env) | {"PYTHONPATH"}):  # run_plan sets PYTHONPATH: this package first
             command += ["-x", name]
     return command + argv
 
@@ -406,7 +407,7 @@ def tf_worker_commands(argv: list[str], p: Placement, base_port: int = 12345) ->
         addresses = [f"localhost:{port}" for port in free_ports(p.workers_per_box)]
     commands = []
     for index in range(len(addresses)):
-        env = {"TF_CONFIG": tf_config(addresses, index), "LOCAL_RANK": str(index % p.workers_per_box),
+        env = {**p.env, "TF_CONFIG": tf_config(addresses, index), "LOCAL_RANK": str(index % p.workers_per_box),
                "LOCAL_WORLD_SIZE": str(p.workers_per_box)}  # fmt: skip
         if p.hosts:  # printed for each host to run: the package's place goes with it
             env["PYTHONPATH"] = python_path()
@@ -421,13 +422,15 @@ def show(argv: list[str], env: dict[str, str] | None = None) -> str:
 
 def worker_commands(step: Step, p: Placement, hostfile: str) -> list[tuple[dict[str, str], list[str]]]:
     """What runs `step` on the placement: [(environment, argv)]."""
-    if not step.distributed or p.total == 1 or p.kubernetes:
+    if not step.distributed:
         return [({}, step.argv)]
+    if p.total == 1 or p.kubernetes:
+        return [(dict(p.env), step.argv)]
     if p.distribution == "tf":
         return tf_worker_commands(step.argv, p)
     if p.launcher == "horovodrun":
-        return [({}, horovodrun_command(step.argv, p))]
-    return [({}, mpirun_command(step.argv, p, hostfile))]
+        return [(dict(p.env), horovodrun_command(step.argv, p))]
+    return [(dict(p.env), mpirun_command(step.argv, p, hostfile))]
 
 
 def run_plan(plan: list[Step], p: Placement, out: str, dry_run: bool, echo: Callable[[str], None] = print) -> None:

@@ -340,3 +340,71 @@ def test_a_failed_download_of_the_released_model_is_one_line(capsys, monkeypatch
     assert line.startswith(f"demo_albert.py: error: cannot download {offline}/albert_base_v2.tar.gz (")
     assert f"extract it into {home}/albert_base_v2" in line
     assert captured.out == "" and not out.exists() and os.listdir(home) == []
+
+
+def test_habanas_use_horovod_true_is_the_boxs_workers(capsys, monkeypatch):
+    monkeypatch.delenv("MULTI_HLS_IPS", raising=False)
+    monkeypatch.delenv("MPI_MAP_BY", raising=False)
+    eight = bookswiki(capsys, "/runs/bw", "-v", "8")
+    assert bookswiki(capsys, "/runs/bw", "--use_horovod", "True") == eight  # 8 per HLS box by default
+    assert bookswiki(capsys, "/runs/bw", "--use_horovod", "True", "--num_workers_per_hls", "8") == eight
+    four = bookswiki(capsys, "/runs/bw", "--use_horovod", "True", "--num_workers_per_hls", "4")
+    assert "-np 4" in four[1] and "socket:PE=12" in four[1]
+    single = bookswiki(capsys, "/runs/bw")
+    assert bookswiki(capsys, "/runs/bw", "--use_horovod", "False") == single
+    assert bookswiki(capsys, "/runs/bw", "--use_horovod", "False", "--num_workers_per_hls", "8") == single
+    with pytest.raises(SystemExit):
+        demo_albert.parse_args(["--use_horovod", "yes"])
+    assert "'yes' is not a number of workers, True or False" in capsys.readouterr().err
+
+
+def test_habanas_kubernetes_run_takes_a_value(monkeypatch):
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "8")  # one launcher per worker, started by the job's mpirun
+    cases = ((["--kubernetes_run"], True), (["--kubernetes_run", "True"], True), (["--kubernetes_run=True"], True),
+             (["--kubernetes_run", "False"], False), ([], False))  # fmt: skip
+    for flags, expected in cases:
+        args = demo_albert.parse_args(["--use_horovod=1", *flags])
+        assert args.kubernetes_run is expected and args.placement.kubernetes is expected
+
+
+def test_habanas_environment_reaches_every_worker(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("MULTI_HLS_IPS", raising=False)
+    conversion = tmp_path / "albert.json"
+    conversion.write_text("{}")
+    habana = ["--enable_scoped_allocator", "--bf16_config_path", str(conversion), "--device", "hpu"]
+    env = f"TF_ENABLE_SCOPED_ALLOCATOR=true TF_BF16_CONVERSION={conversion} "
+    one = bookswiki(capsys, "/runs/bw", *habana)
+    assert one[1].startswith(env + PY) and one[3].startswith(env + PY)
+    eight = bookswiki(capsys, "/runs/bw", "-v", "8", *habana)
+    assert eight[1].startswith(env + "mpirun ") and "--device=hpu" in eight[1]
+    tf_workers = bookswiki(capsys, "/runs/bw", "-v", "2", "--distribution", "tf", *habana)
+    assert all(line.startswith(env + "TF_CONFIG=") for line in (tf_workers[1], tf_workers[2]))
+    monkeypatch.setenv("MULTI_HLS_IPS", "10.1.2.3,10.1.2.4")  # other boxes get them through mpirun's -x
+    boxes = bookswiki(capsys, "/runs/bw", "-v", "8", *habana)
+    assert "-x TF_BF16_CONVERSION " in boxes[1] and "-x TF_ENABLE_SCOPED_ALLOCATOR " in boxes[1]
+
+
+def test_habanas_bf16_conversion_needs_the_file_and_the_hpu(capsys, tmp_path):
+    missing = str(tmp_path / "bf16_config" / "albert.json")
+    assert demo_albert.main(["--device", "hpu", "--bf16_config_path", missing]) == 1
+    assert capsys.readouterr().err == f"demo_albert.py: error: --bf16_config_path {missing}: no such file\n"
+    with pytest.raises(SystemExit):
+        demo_albert.parse_args(["--bf16_config_path", missing])
+    assert "--bf16_config_path is Intel Gaudi's bf16 conversion: pass --device hpu" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_overfit_demo_on_a_stand_in_gaudi_bridge(tmp_path):
+    """--device hpu with a stand-in bridge on the path: each process loads it before its first
+    TensorFlow op, and the bf16 run still learns the sample."""
+    log = tmp_path / "bridge.jsonl"
+    standin = os.path.join(ROOT, "tests", "habana_standin")
+    env = {**os.environ, "HABANA_STANDIN_LOG": str(log), "PYTHONPATH": standin}
+    argv = ["-d", "bf16", "--device", "hpu", "-o", str(tmp_path / "out")]
+    result = subprocess.run([PY, os.path.join(ROOT, "demo_albert.py"), *argv], env=env, capture_output=True,
+                            text=True, timeout=400)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    loads = [json.loads(line) for line in log.read_text().splitlines()]
+    assert loads and all(load == {"runtime_started": False, "tensorflow": loads[0]["tensorflow"]} for load in loads)
+    results = read_results(tmp_path / "out" / "pretraining" / "eval_results.txt")
+    assert results["masked_lm_accuracy"] > 0.9, results
