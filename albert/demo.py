@@ -71,24 +71,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--albert-config-dir", "--albert_config_dir", dest="albert_config_dir",
         help="folder with albert_config.json, 30k-clean.model (and model.ckpt-best), not the download")  # fmt: skip
     add("--init_checkpoint_path", help="start from this checkpoint (folder, prefix or released name)")
-    add(
-        "--kubernetes_run",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="BOOL",
-        help="started by an MPI job (one launcher per worker)",
-    )
-    add(
-        "--enable_scoped_allocator",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="BOOL",
-        help="TensorFlow's scoped allocator for Horovod's all-reduces (TF_ENABLE_SCOPED_ALLOCATOR=true)",
-    )
+    switch = {"type": _bool, "nargs": "?", "const": True, "default": False, "metavar": "BOOL"}  # --flag [True|False]
+    add("--kubernetes_run", **switch, help="started by an MPI job (one launcher per worker)")
+    add("--enable_scoped_allocator", **switch,
+        help="TensorFlow's scoped allocator for Horovod's all-reduces (TF_ENABLE_SCOPED_ALLOCATOR=true)")  # fmt: skip
     add("--bf16_config_path", metavar="FILE", help="Intel Gaudi's bf16 conversion list (TF_BF16_CONVERSION); hpu only")
     add("--dry_run", action="store_true", help="print the commands, run nothing")
     add("--cores_per_box", type=int, default=os.cpu_count() or 1, help=argparse.SUPPRESS)
