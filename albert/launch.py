@@ -424,13 +424,13 @@ def worker_commands(step: Step, p: Placement, hostfile: str) -> list[tuple[dict[
     """What runs `step` on the placement: [(environment, argv)]."""
     if not step.distributed:
         return [({}, step.argv)]
-    if p.total == 1 or p.kubernetes:
-        return [(dict(p.env), step.argv)]
-    if p.distribution == "tf":
+    if p.distribution == "tf" and p.total > 1 and not p.kubernetes:
         return tf_worker_commands(step.argv, p)
-    if p.launcher == "horovodrun":
-        return [(dict(p.env), horovodrun_command(step.argv, p))]
-    return [(dict(p.env), mpirun_command(step.argv, p, hostfile))]
+    argv = step.argv
+    if p.total > 1 and not p.kubernetes:
+        horovodrun = p.launcher == "horovodrun"
+        argv = horovodrun_command(argv, p) if horovodrun else mpirun_command(argv, p, hostfile)
+    return [(dict(p.env), argv)]
 
 
 def run_plan(plan: list[Step], p: Placement, out: str, dry_run: bool, echo: Callable[[str], None] = print) -> None:

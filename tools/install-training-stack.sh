@@ -22,7 +22,8 @@ pip install "$TENSORFLOW" "cmake<4" setuptools wheel packaging cloudpickle psuti
 requirements=(requirements.txt)
 [ "${DEV:-0}" = 1 ] && requirements+=(requirements-dev.txt)
 if "$PYTHON" -c 'import sys, tensorflow as tf; sys.exit(not tf.__version__.startswith("2.15."))'; then
-    pip install --no-deps "keras>=3.5" tensorflow-text==2.15.0 tensorflow-hub
+    pip install --no-deps "keras>=3.5"
+    [ "${DEV:-0}" = 1 ] && pip install --no-deps tensorflow-text==2.15.0 tensorflow-hub  # the serving tests
     pip install namex optree rich h5py
     others=$(mktemp)
     cat "${requirements[@]}" | grep -vE '^(tensorflow|tensorflow-text|keras)([<>=!~ ]|$)' > "$others"
