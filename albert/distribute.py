@@ -23,6 +23,9 @@ Engines:
   - `tf`: `MultiWorkerMirroredStrategy` when `TF_CONFIG` names several workers (one process
     per host or device), else `MirroredStrategy` over the local GPUs (or the given devices).
 
+On Intel Gaudi (`device="hpu"`), `scope()` places the model on the worker's HPU, several
+workers need habana-horovod (Horovod with HCCL) and tf.distribute is refused.
+
 Inside the training step, `run(fn, ...)` calls `fn` once per local replica, `replica_slice`
 gives the replica its part of the worker's batch and `all_reduce` sums or averages tensors over
 every replica of every worker. Only the chief (rank 0) writes checkpoints, summaries and outputs.
@@ -31,6 +34,7 @@ every replica of every worker. Only the chief (rank 0) writes checkpoints, summa
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import math
 import os
@@ -39,6 +43,8 @@ from collections.abc import Callable, Sequence
 import tensorflow as tf
 
 ENGINES = ("single", "horovod", "tf")
+HPU = "/device:HPU:0"  # a Gaudi worker's card (each worker sees its own card as HPU:0)
+HABANA_HOROVOD = "habana-horovod"
 LEARNING_RATE_SCALING = ("none", "linear", "sqrt")
 
 
@@ -51,11 +57,13 @@ class Workers:
 
     engine = "single"
 
-    def __init__(self) -> None:
+    def __init__(self, device: str | None = None) -> None:
         self.rank = 0
         self.size = 1
         self.local_rank = 0
         self.replicas_per_worker = 1
+        # An Intel Gaudi worker keeps its model on its HPU (its bridge must be loaded first).
+        self.device = HPU if device == "hpu" else None
 
     @property
     def is_chief(self) -> bool:
@@ -79,7 +87,7 @@ class Workers:
 
     def scope(self) -> contextlib.AbstractContextManager:
         """Where models and optimizers are created."""
-        return contextlib.nullcontext()
+        return tf.device(self.device) if self.device else contextlib.nullcontext()
 
     def run(self, fn: Callable, *args):
         """Calls `fn(*args)` once per local replica (in the training step)."""
@@ -113,16 +121,20 @@ class Workers:
         print(self.prefix() + line, flush=True)
 
     def describe(self) -> str:
+        where = f" on {self.device}" if self.device else ""
         if self.num_replicas == 1:
-            return "1 worker"
-        return f"{self.engine}: {self.size} workers × {self.replicas_per_worker} replicas, this is rank {self.rank}"
+            return "1 worker" + where
+        workers = f"{self.size} workers × {self.replicas_per_worker} replicas{where}"
+        return f"{self.engine}: {workers}, this is rank {self.rank}"
 
 
 class HorovodWorkers(Workers):
     engine = "horovod"
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, device: str | None = None) -> None:
+        super().__init__(device)
+        if device == "hpu":
+            require_habana_horovod()
         try:
             import horovod.tensorflow as hvd
         except ImportError as err:
@@ -157,8 +169,13 @@ class HorovodWorkers(Workers):
 class StrategyWorkers(Workers):
     engine = "tf"
 
-    def __init__(self, devices: Sequence[str] | None = None) -> None:
+    def __init__(self, devices: Sequence[str] | None = None, device: str | None = None) -> None:
         super().__init__()
+        if device == "hpu":
+            raise WorkerError(
+                "--device hpu runs several workers with Horovod (habana-horovod), not tf.distribute: "
+                "pass -v N (--use_horovod) instead of --distribution tf"
+            )
         cluster = cluster_spec()
         if cluster and len(cluster.get("worker", [])) > 1:
             options = tf.distribute.experimental.CommunicationOptions(
@@ -253,16 +270,30 @@ def cluster_spec() -> dict | None:
         ) from None
 
 
-def create_workers(engine: str = "single", devices: Sequence[str] | None = None) -> Workers:
-    """The workers of this process for `engine` (see the module docstring). Create them before
-    any other TensorFlow work: the engines set up their communication first."""
+def create_workers(engine: str = "single", devices: Sequence[str] | None = None, device: str | None = None) -> Workers:
+    """The workers of this process for `engine` (see the module docstring) on `device` (as
+    `devices.setup` returned it). Create them before any other TensorFlow work: the engines set
+    up their communication first."""
     if engine == "single":
-        return Workers()
+        return Workers(device)
     if engine == "horovod":
-        return HorovodWorkers()
+        return HorovodWorkers(device)
     if engine == "tf":
-        return StrategyWorkers(devices)
+        return StrategyWorkers(devices, device)
     raise ValueError(f"unknown distribution engine {engine!r}; use one of {', '.join(ENGINES)}")
+
+
+def require_habana_horovod() -> None:
+    """Intel Gaudi's workers talk over HCCL, which only Habana's fork of Horovod (the package
+    habana-horovod, imported as `horovod`) has: upstream Horovod has no HCCL."""
+    try:
+        version = importlib.metadata.version(HABANA_HOROVOD)
+    except importlib.metadata.PackageNotFoundError:
+        raise WorkerError(
+            f"--device hpu with several workers needs {HABANA_HOROVOD} (Horovod with HCCL for Gaudi), which is "
+            f"not installed: pip uninstall horovod; pip install {HABANA_HOROVOD}==1.14.0"
+        ) from None
+    print(f"Horovod for Intel Gaudi: {HABANA_HOROVOD} {version}", flush=True)
 
 
 def scaled_learning_rate(learning_rate: float, num_workers: int, rule: str) -> float:

@@ -122,10 +122,17 @@ def phases(args, defaults: dict, count: int) -> list[dict]:
 
 
 def build_plan(args, dry_run: bool = False) -> list[Step]:
-    """The steps of a demo run from demo_albert.py's arguments."""
+    """The steps of a demo run from demo_albert.py's arguments. Its data is checked before the
+    released model is downloaded."""
+    if not dry_run:
+        _plan(args, dry_run=False, download=False)
+    return _plan(args, dry_run, download=not dry_run)
+
+
+def _plan(args, dry_run: bool, download: bool) -> list[Step]:
     task = TEST_SETS[args.test_set]
     defaults = demo_defaults(args.test_set, args.model_variant, args.data_type in ("bf16", "fp16"))
-    plan, config, spm, released = model_steps(args, dry_run)
+    plan, config, spm, released = model_steps(args, dry_run=not download)
     common = {"albert_config_file": config, "data_type": args.data_type, **placement_values(args.placement)}
     if task is PretrainingTask:
         return plan + pretraining_steps(args, defaults, common, spm, dry_run)

@@ -121,8 +121,8 @@ def start_workers(v: settings.Values, job: container.SageMaker | None = None) ->
     if cluster and "TF_CONFIG" not in os.environ:
         os.environ["TF_CONFIG"] = json.dumps(cluster)
     local_rank, local_size = distribute.local_placement()
-    devices.setup(v.device, local_rank, local_size, v.intra_op_threads, v.inter_op_threads)
-    workers = distribute.create_workers(engine)
+    device = devices.setup(v.device, local_rank, local_size, v.intra_op_threads, v.inter_op_threads)
+    workers = distribute.create_workers(engine, device=device)
     v.learning_rate = distribute.scaled_learning_rate(v.learning_rate, workers.num_replicas, v.learning_rate_scaling)
     return workers
 

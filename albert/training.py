@@ -432,6 +432,8 @@ def train(
         _synchronise(model, optimizer, loss_scale, global_step, workers, config)
         if not workers.is_chief:
             resume.restore_input(manager, int(global_step.numpy()), workers)
+    elif workers.device:
+        log(workers.describe())
     packed_step, names = _packed_step(step_fn, dataset.element_spec)
     loop = _Loop(config, _Reporter(config, logged, log, workers.is_chief), manager, workers, hooks, on_log, log)
     with preemption.Signals() as signals:

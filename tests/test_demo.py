@@ -334,7 +334,8 @@ def test_a_failed_download_of_the_released_model_is_one_line(capsys, monkeypatch
     monkeypatch.setenv("ALBERT_MODELS_URL", offline)
     monkeypatch.delenv("OMPI_COMM_WORLD_SIZE", raising=False)
     out = tmp_path / "out"
-    assert demo_albert.main(["-c", "finetuning", "-t", "mrpc", "-m", "base", "-o", str(out)]) == 1
+    argv = ["-c", "finetuning", "-t", "mrpc", "-m", "base", "--dataset_path", samples.MRPC, "-o", str(out)]
+    assert demo_albert.main(argv) == 1
     captured = capsys.readouterr()
     (line,) = captured.err.splitlines()
     assert line.startswith(f"demo_albert.py: error: cannot download {offline}/albert_base_v2.tar.gz (")
@@ -393,18 +394,97 @@ def test_habanas_bf16_conversion_needs_the_file_and_the_hpu(capsys, tmp_path):
     assert "--bf16_config_path is Intel Gaudi's bf16 conversion: pass --device hpu" in capsys.readouterr().err
 
 
+GAUDI_WORKERS = {"one_card": [], "two_cards": ["-v", "2", "--launcher", "horovodrun"]}
+
+
 @pytest.mark.slow
-def test_overfit_demo_on_a_stand_in_gaudi_bridge(tmp_path):
-    """--device hpu with a stand-in bridge on the path: each process loads it before its first
-    TensorFlow op, and the bf16 run still learns the sample."""
+@pytest.mark.parametrize("workers", GAUDI_WORKERS.values(), ids=GAUDI_WORKERS)
+def test_overfit_demo_on_a_stand_in_gaudi_bridge(tmp_path, workers):
+    """--device hpu with a stand-in bridge (and a stand-in record of habana-horovod) on the path:
+    each process loads the bridge before its first TensorFlow op and keeps its model on its HPU,
+    two cards use habana-horovod, and the bf16 run still learns the sample."""
+    if workers:
+        pytest.importorskip("horovod.tensorflow", reason="Horovod is installed in the CI's Horovod lane")
     log = tmp_path / "bridge.jsonl"
     standin = os.path.join(ROOT, "tests", "habana_standin")
     env = {**os.environ, "HABANA_STANDIN_LOG": str(log), "PYTHONPATH": standin}
-    argv = ["-d", "bf16", "--device", "hpu", "-o", str(tmp_path / "out")]
+    argv = ["-d", "bf16", "--device", "hpu", "-o", str(tmp_path / "out"), *workers]
     result = subprocess.run([PY, os.path.join(ROOT, "demo_albert.py"), *argv], env=env, capture_output=True,
                             text=True, timeout=400)  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     loads = [json.loads(line) for line in log.read_text().splitlines()]
-    assert loads and all(load == {"runtime_started": False, "tensorflow": loads[0]["tensorflow"]} for load in loads)
+    assert len(loads) >= (2 if workers else 1), loads  # one load per task process
+    assert all(load == {"runtime_started": False, "tensorflow": loads[0]["tensorflow"]} for load in loads)
+    placed = "horovod: 2 workers × 1 replicas on /device:HPU:0" if workers else "1 worker on /device:HPU:0"
+    assert placed in result.stdout
+    assert ("Horovod for Intel Gaudi: habana-horovod 1.14.0" in result.stdout) == bool(workers)
     results = read_results(tmp_path / "out" / "pretraining" / "eval_results.txt")
     assert results["masked_lm_accuracy"] > 0.9, results
+
+
+# Habana's README's commands as it types them (its data under tensorflow_datasets/albert/ of the
+# current folder, its output folder under the test's), with the multi-box switch it names.
+HABANAS_COMMANDS = {
+    "pretraining_bookswiki": "--command pretraining --model_variant large --data_type bf16 --test_set bookswiki "
+    "--dataset_path tensorflow_datasets/albert/bookswiki",
+    "finetuning_mrpc": "--command finetuning --model_variant large --data_type bf16 --test_set mrpc "
+    "--output_dir root/tmp/albert_large --dataset_path tensorflow_datasets/albert/MRPC",
+    "finetuning_squad": "--command finetuning --model_variant large --data_type bf16 --test_set squad "
+    "--output_dir root/tmp/albert_large --dataset_path tensorflow_datasets/albert/squad",
+    "finetuning_squad_multinode": "--command finetuning --model_variant large --data_type bf16 --test_set squad "
+    "--output_dir root/tmp/albert_large --dataset_path tensorflow_datasets/albert/squad "
+    "--use_horovod True --num_workers_per_hls 8",
+}
+# Why each stops here: no bookswiki records can be made of the released corpus on this machine,
+# and the released ALBERT-large cannot be downloaded (its site is made unreachable).
+HABANAS_STOPS = {
+    "pretraining_bookswiki": "tensorflow_datasets/albert/bookswiki/seq_len_128/training/*: no bookswiki records "
+    "for sequence 128; make them with data_preprocessing/create_training_data.py",
+    "finetuning_mrpc": "cannot download {site}/albert_large_v2.tar.gz (",
+    "finetuning_squad": "cannot download {site}/albert_large_v2.tar.gz (",
+    "finetuning_squad_multinode": "cannot download {site}/albert_large_v2.tar.gz (",
+}
+
+
+def habanas_folder(monkeypatch, tmp_path) -> str:
+    """A working folder with MRPC and SQuAD (the project's samples) where Habana's README puts
+    them; returns the unreachable site of the released models."""
+    data = tmp_path / "tensorflow_datasets" / "albert"
+    data.mkdir(parents=True)
+    (data / "MRPC").symlink_to(samples.MRPC)
+    (data / "squad").symlink_to(samples.SQUAD)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "albert_home").mkdir()
+    monkeypatch.setenv("ALBERT_HOME", str(tmp_path / "albert_home"))
+    site = (tmp_path / "offline").as_uri()
+    monkeypatch.setenv("ALBERT_MODELS_URL", site)
+    for name in ("OMPI_COMM_WORLD_SIZE", "MULTI_HLS_IPS", "MPI_MAP_BY"):
+        monkeypatch.delenv(name, raising=False)
+    launcher = tmp_path / "bin" / "mpirun"  # a box with Open MPI (never started: the run stops first)
+    launcher.parent.mkdir()
+    launcher.write_text("#!/bin/sh\nexit 1\n")
+    launcher.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{launcher.parent}{os.pathsep}{os.environ['PATH']}")
+    return site
+
+
+@pytest.mark.parametrize("name", HABANAS_COMMANDS)
+def test_habanas_readme_commands_as_typed_stop_in_one_line(name, capsys, monkeypatch, tmp_path):
+    """Each stops before any step, in one line that says why, and leaves nothing behind; with
+    --device hpu --dry_run each prints its Gaudi command (and Habana's mpirun line for 8 cards)."""
+    site = habanas_folder(monkeypatch, tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    assert demo_albert.main(shlex.split(HABANAS_COMMANDS[name])) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith("demo_albert.py: error: " + HABANAS_STOPS[name].format(site=site)), line
+    assert sorted(os.listdir(tmp_path)) == before and os.listdir("albert_home") == []
+    lines = dry_run(capsys, *shlex.split(HABANAS_COMMANDS[name]), "--device", "hpu")
+    commands = [shlex.split(line) for line in lines if not line.startswith("#")]
+    assert commands and all("--device=hpu" in command and "--data_type=bf16" in command for command in commands)
+    if name.endswith("multinode"):
+        assert all(command[:2] == ["mpirun", "--allow-run-as-root"] and "-np" in command for command in commands)
+        assert all(command[command.index("-np") + 1] == "8" for command in commands)
+        assert all(command[command.index("--map-by") + 1].startswith("socket") for command in commands)
+    else:
+        assert all(command[0] == PY for command in commands)

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from tensorflow.python.eager import context
 
 from albert import distribute, launch
 
@@ -185,3 +186,25 @@ def test_missing_horovod_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "horovod.tensorflow", None)
     with pytest.raises(distribute.WorkerError, match="pip install --no-build-isolation horovod==0.28.1"):
         distribute.create_workers("horovod")
+
+
+STANDIN = os.path.join(HERE, "habana_standin")  # holds a stand-in record of habana-horovod 1.14.0
+
+
+def test_a_gaudi_worker_keeps_its_model_on_its_hpu():
+    workers = distribute.create_workers("single", device="hpu")
+    with workers.scope():
+        assert context.context().device_name.endswith("/device:HPU:0")
+    assert workers.describe() == "1 worker on /device:HPU:0"
+    with distribute.create_workers("single", device="cpu").scope():
+        assert not context.context().device_name
+
+
+def test_gaudi_workers_need_habana_horovod(monkeypatch, capsys):
+    with pytest.raises(distribute.WorkerError, match=r"needs habana-horovod .* pip install habana-horovod==1\.14\.0"):
+        distribute.create_workers("horovod", device="hpu")
+    monkeypatch.syspath_prepend(STANDIN)
+    distribute.require_habana_horovod()
+    assert capsys.readouterr().out == "Horovod for Intel Gaudi: habana-horovod 1.14.0\n"
+    with pytest.raises(distribute.WorkerError, match="--device hpu runs several workers with Horovod"):
+        distribute.create_workers("tf", device="hpu")
