@@ -23,7 +23,8 @@ requirements=(requirements.txt)
 [ "${DEV:-0}" = 1 ] && requirements+=(requirements-dev.txt)
 if "$PYTHON" -c 'import sys, tensorflow as tf; sys.exit(not tf.__version__.startswith("2.15."))'; then
     pip install --no-deps "keras>=3.5"
-    [ "${DEV:-0}" = 1 ] && pip install --no-deps tensorflow-text==2.15.0 tensorflow-hub  # the serving tests
+    # the serving tests: tensorflow-text 2.15 imports tensorflow-hub, which imports tf-keras (Keras 2)
+    [ "${DEV:-0}" = 1 ] && pip install --no-deps tensorflow-text==2.15.0 tensorflow-hub "tf-keras~=2.15.0"
     pip install namex optree rich h5py
     others=$(mktemp)
     cat "${requirements[@]}" | grep -vE '^(tensorflow|tensorflow-text|keras)([<>=!~ ]|$)' > "$others"
