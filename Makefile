@@ -29,8 +29,16 @@ FAULT_TESTS := tests/test_lost_work.py tests/test_preempted_workers.py
 
 MAIN_TESTS := tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(WORKER_TESTS) $(JOB_TESTS) $(FAULT_TESTS))
 
-.PHONY: demo test test-main test-scripts test-workers test-jobs test-faults test-install test-horovod \
-	test-horovod-main test-horovod-scripts test-horovod-workers test-horovod-jobs test-horovod-faults lint clean
+# The lanes run in both environments: `make test-<lane>` in .venv, `make test-horovod-<lane>` in
+# .venv-horovod (the whole suite but the install test, on TensorFlow 2.15 with Horovod).
+LANES := main scripts workers jobs faults
+LANE_main := $(MAIN_TESTS)
+LANE_scripts := $(SCRIPT_TESTS)
+LANE_workers := $(WORKER_TESTS)
+LANE_jobs := $(JOB_TESTS)
+LANE_faults := $(FAULT_TESTS)
+
+.PHONY: demo test test-install test-horovod lint clean $(addprefix test-,$(LANES)) $(addprefix test-horovod-,$(LANES))
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -53,43 +61,18 @@ $(HOROVOD_BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml 
 demo: $(BIN)/.installed
 	$(BIN)/python demo_albert.py
 
-test: test-main test-scripts test-workers test-jobs test-faults test-install test-horovod
+test: $(addprefix test-,$(LANES)) test-install test-horovod
 
-test-main: $(BIN)/.installed
-	$(BIN)/python -m pytest -q $(MAIN_TESTS)
-
-test-scripts: $(BIN)/.installed
-	$(BIN)/python -m pytest -q $(SCRIPT_TESTS)
-
-test-workers: $(BIN)/.installed
-	$(BIN)/python -m pytest -q $(WORKER_TESTS)
-
-test-jobs: $(BIN)/.installed
-	$(BIN)/python -m pytest -q $(JOB_TESTS)
-
-test-faults: $(BIN)/.installed
-	$(BIN)/python -m pytest -q $(FAULT_TESTS)
+$(addprefix test-,$(LANES)): test-%: $(BIN)/.installed
+	$(BIN)/python -m pytest -q $(LANE_$*)
 
 test-install: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_install.py
 
-# The whole suite (but the install test) on TensorFlow 2.15 with Horovod, in the same lanes.
-test-horovod: test-horovod-main test-horovod-scripts test-horovod-workers test-horovod-jobs test-horovod-faults
+test-horovod: $(addprefix test-horovod-,$(LANES))
 
-test-horovod-main: $(HOROVOD_BIN)/.installed
-	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(MAIN_TESTS)
-
-test-horovod-scripts: $(HOROVOD_BIN)/.installed
-	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(SCRIPT_TESTS)
-
-test-horovod-workers: $(HOROVOD_BIN)/.installed
-	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(WORKER_TESTS)
-
-test-horovod-jobs: $(HOROVOD_BIN)/.installed
-	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(JOB_TESTS)
-
-test-horovod-faults: $(HOROVOD_BIN)/.installed
-	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(FAULT_TESTS)
+$(addprefix test-horovod-,$(LANES)): test-horovod-%: $(HOROVOD_BIN)/.installed
+	$(HOROVOD_BIN)/python -m pytest -q -p no:cacheprovider $(LANE_$*)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
