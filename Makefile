@@ -2,13 +2,14 @@
 # .venv with requirements.txt (and requirements-dev.txt for the tests) and the project itself,
 # installed editable (`pip install -e .`: the albert package and its commands, albert-create-data
 # and the others, resolve to this tree wherever they run from). `make test` runs the suite twice:
-# - in .venv (the newest TensorFlow), in six lanes: the library's tests, the tests that run the
-#   task scripts, those of the demos and several workers (tf.distribute), the tests of jobs
-#   (SageMaker), those of faults (signals, kills, damaged folders), and the install test
-#   (`pip install .` into a fresh venv, then every command from another folder);
+# - in .venv (the newest TensorFlow), in seven lanes: the library's tests, the tests that run the
+#   task scripts (and the first hour's journey), those of the demos and several workers
+#   (tf.distribute), the tests of jobs (SageMaker), those of faults (signals, kills, damaged
+#   folders), the README's commands, and the install test (`pip install .` into a fresh venv,
+#   then every command from another folder);
 # - in .venv-horovod, the stack nearest Intel Gaudi's: TensorFlow 2.15.0 (the one its bridge
 #   loads into) with Keras 3 and Horovod 0.28.1 built against it with Gloo (`make test-horovod`,
-#   the first five lanes; the Horovod build takes about 4 minutes on 2 cores).
+#   the first six lanes; the Horovod build takes about 4 minutes on 2 cores).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -17,8 +18,11 @@ HOROVOD_BIN := $(HOROVOD_VENV)/bin
 
 # The tests that start the task scripts (the second lane), and those that start the demos or
 # several workers (the third).
-SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py
+SCRIPT_TESTS := tests/test_run_pretraining.py tests/test_run_classifier.py tests/test_squad.py tests/test_journey.py
 WORKER_TESTS := tests/test_demo.py tests/test_distribute.py
+# The README's commands, as typed (a lane of its own): the first hour's run, the others planned
+# through --dry_run or parsed by their scripts' settings.
+README_TESTS := tests/test_readme.py
 # The tests of jobs where they run (a lane of their own): the SageMaker launcher against
 # botocore's model and a local moto server, and the scripts inside an /opt/ml laid out in a
 # temporary folder.
@@ -27,16 +31,17 @@ JOB_TESTS := tests/test_launch_sagemaker.py tests/test_sagemaker_container.py
 # tf.distribute workers (bad inputs and outputs are the library lane's).
 FAULT_TESTS := tests/test_lost_work.py tests/test_preempted_workers.py
 
-MAIN_TESTS := tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(WORKER_TESTS) $(JOB_TESTS) $(FAULT_TESTS))
+MAIN_TESTS := tests --ignore=tests/test_install.py $(addprefix --ignore=,$(SCRIPT_TESTS) $(WORKER_TESTS) $(JOB_TESTS) $(FAULT_TESTS) $(README_TESTS))
 
 # The lanes run in both environments: `make test-<lane>` in .venv, `make test-horovod-<lane>` in
 # .venv-horovod (the whole suite but the install test, on TensorFlow 2.15 with Horovod).
-LANES := main scripts workers jobs faults
+LANES := main scripts workers jobs faults readme
 LANE_main := $(MAIN_TESTS)
 LANE_scripts := $(SCRIPT_TESTS)
 LANE_workers := $(WORKER_TESTS)
 LANE_jobs := $(JOB_TESTS)
 LANE_faults := $(FAULT_TESTS)
+LANE_readme := $(README_TESTS)
 
 .PHONY: demo test test-install test-horovod lint clean $(addprefix test-,$(LANES)) $(addprefix test-horovod-,$(LANES))
 

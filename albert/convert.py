@@ -3,10 +3,12 @@
     python -m albert.convert --from google --to hf \\
         --input albert_base/model.ckpt-best --config albert_base/albert_config.json --output out/albert_base_hf
 
-`--config` is Google's albert_config.json / bert_config.json or Hugging Face's config.json (for
-`--from hf` it defaults to the config.json beside the weights). The output directory gets the
-weights and the config in the target's format. Models with Google's pretraining heads
-(cls/predictions, cls/seq_relationship) keep them; encoder-only checkpoints convert as encoders.
+`--config` is Google's albert_config.json / bert_config.json, Hugging Face's config.json or a
+variant name (albert_base_v2, tiny, ...); it defaults to the config beside the weights (any run
+folder of this project has one). The output directory gets the weights, the config and the
+tokenizer file (30k-clean.model / spiece.model / vocab.txt) in the target's format. Models with
+Google's pretraining heads (cls/predictions, cls/seq_relationship) keep them; encoder-only
+checkpoints convert as encoders.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from albert import checkpoints, modeling  # noqa: E402
-from albert.configs import AlbertConfig, ConfigError, hf_config, load_model_config  # noqa: E402
+from albert import checkpoints, model_folder, modeling  # noqa: E402
+from albert.configs import VARIANTS, AlbertConfig, ConfigError, get_config, hf_config, load_model_config  # noqa: E402
 
 FORMATS = ("google", "hf", "project")
 # Tokenizer files beside the weights, by format: a SentencePiece model (ALBERT), a vocab.txt (BERT).
@@ -50,16 +52,16 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
     """Converts `input_path` (format `source`) into `output_dir` (format `target`)."""
     if source not in FORMATS or target not in FORMATS:
         raise ValueError(f"formats are {', '.join(FORMATS)}; got --from {source} --to {target}")
-    if config_path is None and source == "hf":
-        config_path = os.path.join(
-            input_path if os.path.isdir(input_path) else os.path.dirname(input_path), "config.json"
-        )
-    if not config_path:
-        raise ConfigError("--config", "not given; pass albert_config.json, bert_config.json or config.json")
     source_folder = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
+    config_path = config_path or model_folder.find(source_folder or ".", model_folder.CONFIG_FILES)
+    if not config_path:
+        raise ConfigError(
+            "--config", f"none beside {input_path}; pass albert_config.json, config.json or a variant name"
+        )
     if os.path.realpath(output_dir) == os.path.realpath(source_folder or "."):
         raise ValueError(f"--output {output_dir} is the folder of --input {input_path}; convert into another folder")
-    config = load_model_config(config_path)
+    config = get_config(config_path) if config_path in VARIANTS and not os.path.exists(config_path) else None
+    config = config or load_model_config(config_path)
     with_heads = _has_heads(source, input_path)
     model = modeling.create_pretraining_model(config) if with_heads else modeling.create_encoder(config)
 
@@ -86,11 +88,12 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
 
 
 def _copy_tokenizer_files(source: str, target: str, input_path: str, output_dir: str) -> None:
+    """The vocabulary beside the weights (any format's name), under the target format's name."""
     directory = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
-    for found, wanted in zip(TOKENIZER_FILES[source], TOKENIZER_FILES[target]):
-        candidate = os.path.join(directory, found)
-        if os.path.exists(candidate):
-            shutil.copyfile(candidate, os.path.join(output_dir, wanted))
+    found = model_folder.vocabulary(directory or ".")
+    if found:
+        spm_name, vocab_name = TOKENIZER_FILES[target]
+        shutil.copyfile(found[1], os.path.join(output_dir, spm_name if found[0] == "spm_model_file" else vocab_name))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", dest="target", required=True, choices=FORMATS)
     parser.add_argument("--input", required=True, help="checkpoint prefix, .safetensors file or directory")
     parser.add_argument("--output", required=True, help="output directory")
-    parser.add_argument("--config", help="albert_config.json, bert_config.json or Hugging Face config.json")
+    parser.add_argument(
+        "--config", help="albert_config.json, bert_config.json, config.json or a variant name (default: the one beside)"
+    )
     args = parser.parse_args(argv)
     try:
         written = convert(args.source, args.target, args.input, args.output, args.config)

@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("-m", "--model_variant", choices=launch.VARIANTS, default="tiny")
     add("--version", choices=("v1", "v2"), default="v2", help="released ALBERT version (Habana's demo used v1)")
     add("-t", "--test_set", choices=tuple(launch.TEST_SETS), help="default: overfit (pretraining), mrpc (finetuning)")
-    add("-o", "--output_dir", help="default: output/<test_set>_<variant>")
+    add("-o", "--output_dir", help="default: output/<test_set>_<variant>_<data_type>")
     add(
         "-v",
         "--use_horovod",
@@ -77,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="TensorFlow's scoped allocator for Horovod's all-reduces (TF_ENABLE_SCOPED_ALLOCATOR=true)")  # fmt: skip
     add("--bf16_config_path", metavar="FILE", help="Intel Gaudi's bf16 conversion list (TF_BF16_CONVERSION); hpu only")
     add("--dry_run", action="store_true", help="print the commands, run nothing")
+    add("--verbose", action="store_true", help="show TensorFlow's start-up lines (also ALBERT_VERBOSE=1)")
     add("--cores_per_box", type=int, default=os.cpu_count() or 1, help=argparse.SUPPRESS)
     add("--python", default=sys.executable, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -108,7 +109,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         kubernetes=args.kubernetes_run,
         env=habana_env(args),
     )
-    args.output_dir = args.output_dir or os.path.join("output", f"{args.test_set}_{args.model_variant}")
+    default_output = os.path.join("output", f"{args.test_set}_{args.model_variant}_{args.data_type}")
+    args.output_dir = args.output_dir or default_output
     return args
 
 
@@ -144,6 +146,8 @@ def _on_path(name: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.verbose:
+        os.environ["ALBERT_VERBOSE"] = "1"  # the steps' commands show them too
     try:
         launch.check_not_nested(args.kubernetes_run)
         if args.bf16_config_path and not args.dry_run and not os.path.isfile(args.bf16_config_path):

@@ -119,3 +119,12 @@ def replace_folder(new: str, path: str) -> None:
     os.replace(new, path)
     if old:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def copy_file(source: str, path: str) -> None:
+    """Copies `source` to `path` whole or not at all; nothing when they are the same file."""
+    if os.path.exists(path) and os.path.samefile(source, path):
+        return
+    tmp = temporary_path(path)
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, path)

@@ -11,16 +11,18 @@ made from the task's settings table, so a command cannot pass a setting the task
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
 import subprocess
 from collections.abc import Callable
 
-from albert import configs, samples, settings
+from albert import configs, model_folder, samples, settings, tiny_model
 from albert.tasks import TASKS
 from albert.tasks.pretraining import PretrainingTask, demo_learning_rate
 
@@ -32,7 +34,6 @@ COMMANDS = {
     "finetuning": tuple(t for t, task in TEST_SETS.items() if task is not PretrainingTask),
 }
 VARIANTS = tuple(configs.SIZES)
-SAMPLE_VOCAB_SIZE = 300
 
 # Environment variables forwarded to the workers of other boxes (names containing one of these).
 FORWARDED_ENV = ("PATH", "LD_", "TF_", "PYTHON", "HABANA", "HBN", "TPC_", "GC_", "SYN", "HCL", "HCCL", "NCCL",
@@ -45,7 +46,8 @@ class LaunchError(RuntimeError):
 
 @dataclasses.dataclass
 class Step:
-    """A command (argv, run by the workers when `distributed`), or a file the launcher writes."""
+    """A command (argv, run by the workers when `distributed`), a file the launcher writes, or
+    (neither) a note of the plan."""
 
     what: str
     argv: list[str] = dataclasses.field(default_factory=list)
@@ -137,7 +139,20 @@ def _plan(args, dry_run: bool, download: bool) -> list[Step]:
     if task is PretrainingTask:
         return plan + pretraining_steps(args, defaults, common, spm, dry_run)
     init = args.init_checkpoint_path or released
-    return plan + [fine_tuning_step(args, task, defaults, {**common, "spm_model_file": spm}, init, dry_run)]
+    step = fine_tuning_step(args, task, defaults, {**common, "spm_model_file": spm}, init, dry_run)
+    return plan + resume_notes(os.path.join(args.output_dir, args.test_set)) + [step]
+
+
+def resume_notes(run_dir: str) -> list[Step]:
+    """A note when `run_dir` holds an earlier run's checkpoints: the run goes on from them."""
+    found = (
+        re.search(r"ckpt-(\d+)\.index$", path) for path in glob.glob(os.path.join(glob.escape(run_dir), "ckpt-*.index"))
+    )
+    steps = [int(match[1]) for match in found if match]
+    if not steps:
+        return []
+    return [Step(f"{run_dir} holds a checkpoint of step {max(steps)}: the run resumes from it (and trains nothing "
+                 "if it has its steps); pass -o <new folder> to start afresh")]  # fmt: skip
 
 
 def placement_values(p: Placement) -> dict:
@@ -169,9 +184,9 @@ def schedule_values(args, task, defaults: dict, phase: dict, workers: int) -> di
 
 def model_steps(args, dry_run: bool) -> tuple[list[Step], str, str, str | None]:
     """(steps that make the model's files, config, SentencePiece model, released checkpoint):
-    the tiny model's from the sample text, else --albert-config-dir's or the released model's."""
+    the tiny model's (`tiny_steps`), else --albert-config-dir's or the released model's."""
     if args.model_variant == "tiny":
-        return _tiny_files(args.output_dir, args.python) + (None,)
+        return tiny_steps(args, dry_run) + (None,)
     directory = args.albert_config_dir
     if directory is None:
         from albert import pretrained
@@ -179,35 +194,48 @@ def model_steps(args, dry_run: bool) -> tuple[list[Step], str, str, str | None]:
         name = f"albert_{args.model_variant}_{args.version}"
         directory = os.path.join(pretrained.cache_dir(), name) if dry_run else pretrained.resolve(name)
     config = os.path.join(directory, "albert_config.json")
-    if not dry_run and not os.path.isfile(config):
+    planned = dry_run and not os.path.isdir(directory)  # a plan for a folder to come: as if it were complete
+    if not os.path.isfile(config) and not planned:
         raise LaunchError(f"--albert-config-dir {directory}: no albert_config.json there")
     checkpoint = os.path.join(directory, "model.ckpt-best")
-    has_checkpoint = dry_run or os.path.isfile(checkpoint + ".index")
+    has_checkpoint = os.path.isfile(checkpoint + ".index") or planned
+    fine_tuning = TEST_SETS[args.test_set] is not PretrainingTask
+    if fine_tuning and not has_checkpoint and not args.init_checkpoint_path:
+        raise LaunchError(
+            f"--albert-config-dir {directory}: no model.ckpt-best there, the weights to fine-tune; "
+            "put them there, or pass --init_checkpoint_path"
+        )
     return [], config, os.path.join(directory, "30k-clean.model"), checkpoint if has_checkpoint else None
 
 
-def _tiny_files(out: str, python: str) -> tuple[list[Step], str, str]:
-    """Steps that make the sample vocabulary and the tiny config; (steps, config, spm model)."""
-
-    def config_text() -> str:
-        return json.dumps(configs.get_config("tiny").replace(vocab_size=SAMPLE_VOCAB_SIZE).to_dict(), indent=2) + "\n"
-
-    prefix = os.path.join(out, "data", "sample_spm")
-    config_path = os.path.join(out, "data", "albert_config.json")
-    steps = [
-        Step(
-            "a SentencePiece vocabulary of the sample text",
-            [
-                python,
-                "-m",
-                "albert.data.train_sentencepiece",
-                f"--input_file={samples.SAMPLE_TEXT}",
-                f"--model_prefix={prefix}",
-                f"--vocab_size={SAMPLE_VOCAB_SIZE}",
-            ],
-        ),
-        Step("the tiny ALBERT's config", write=(config_path, config_text)),
-    ]
+def tiny_steps(args, dry_run: bool) -> tuple[list[Step], str, str]:
+    """(steps, config, SentencePiece model) of the tiny model: those of --init_checkpoint_path's
+    folder if it has them, else a vocabulary of the fine-tuning data (a real --dataset_path) or
+    of the sample text, and the tiny config of its size."""
+    folder = model_folder.folder_of(args.init_checkpoint_path)
+    config, vocabulary = model_folder.find(folder, model_folder.CONFIG_FILES), model_folder.vocabulary(folder)
+    if config and vocabulary and vocabulary[0] == "spm_model_file":
+        return [Step(f"the config and vocabulary of {folder}")], config, vocabulary[1]
+    data = os.path.join(args.output_dir, "data")
+    config_path = os.path.join(data, "albert_config.json")
+    if TEST_SETS[args.test_set] is PretrainingTask or tiny_model.is_sample(args.dataset_path):
+        prefix, size = os.path.join(data, "sample_spm"), tiny_model.SAMPLE_VOCAB_SIZE
+        steps = [Step("a SentencePiece vocabulary of the sample text",
+                      tiny_model.vocabulary_command(args.python, samples.SAMPLE_TEXT, prefix, size))]  # fmt: skip
+    else:
+        text, prefix = os.path.join(data, f"{args.test_set}_text.txt"), os.path.join(data, f"{args.test_set}_spm")
+        size = tiny_model.DATA_VOCAB_SIZE
+        if args.test_set == "mrpc":
+            make_text = functools.partial(tiny_model.mrpc_text, args.dataset_path)
+        else:
+            make_text = functools.partial(tiny_model.squad_text, _squad_files(args.dataset_path, dry_run)[0])
+        steps = [
+            Step(f"the text of {args.dataset_path}'s training set (the tiny model's vocabulary is made of it)",
+                 write=(text, make_text)),
+            Step("a SentencePiece vocabulary of it",
+                 tiny_model.vocabulary_command(args.python, text, prefix, size, "--hard_vocab_limit=false")),
+        ]  # fmt: skip
+    steps.append(Step("the tiny ALBERT's config", write=(config_path, lambda: tiny_model.config_text(size))))
     return steps, config_path, prefix + ".model"
 
 
@@ -240,13 +268,17 @@ def pretraining_steps(args, defaults: dict, common: dict, spm: str, dry_run: boo
     else:
         root = _dataset(args, "bookswiki")
         predictions = "20"
-        inputs = [
-            {"input_file": os.path.join(root, f"seq_len_{run['max_seq_length']}", "training", "*")} for run in runs
-        ]
+        inputs = [_bookswiki_files(root, run["max_seq_length"]) for run in runs]
         for run, files in zip(runs, inputs):
             _require_glob(files["input_file"], dry_run, f"bookswiki records for sequence {run['max_seq_length']}")
+            if not files.get("eval_file"):
+                test = os.path.join(root, f"seq_len_{run['max_seq_length']}", "test")
+                note = "evaluating on the training records (create_training_data.py --holdout_documents makes some)"
+                steps.append(Step(f"no held-out records in {test}: {note}"))
     for phase, (run, files) in enumerate(zip(runs, inputs)):
         run_dir = os.path.join(args.output_dir, "pretraining" if count == 1 else f"phase_{phase + 1}")
+        if args.test_set != "overfit":  # overfit trains afresh
+            steps += resume_notes(run_dir)
         values = {
             **common,
             "input_file": files["input_file"],
@@ -260,6 +292,7 @@ def pretraining_steps(args, defaults: dict, common: dict, spm: str, dry_run: boo
             "eval_batch_size": files.get("eval_batch_size"),
             "log_steps": max(1, int(run["num_train_steps"]) // 5) if args.test_set == "overfit" else None,
             "init_checkpoint": previous,
+            "spm_model_file": spm,
         }
         what = f"pretraining phase {phase + 1} (sequence {run['max_seq_length']})" if count > 1 else "pretraining"
         steps.append(Step(what, task_command(args.python, PretrainingTask, values), distributed=True))
@@ -293,6 +326,16 @@ def fine_tuning_step(args, task, defaults: dict, common: dict, init: str | None,
         task_command(args.python, task, values),
         distributed=True,
     )
+
+
+def _bookswiki_files(root: str, length: str) -> dict:
+    """The training records of a sequence length (<root>/seq_len_<length>/training/*) and, when
+    there are some, the held-out ones to evaluate on (test/*, as NVIDIA's and Habana's layouts)."""
+    folder = os.path.join(root, f"seq_len_{length}")
+    files = {"input_file": os.path.join(folder, "training", "*")}
+    if glob.glob(os.path.join(folder, "test", "*")):
+        files["eval_file"] = os.path.join(folder, "test", "*")
+    return files
 
 
 def _dataset(args, name: str) -> str:
@@ -444,6 +487,9 @@ def run_plan(plan: list[Step], p: Placement, out: str, dry_run: bool, echo: Call
     """Prints and (unless `dry_run`) runs every step; stops at the first that fails."""
     hostfile = os.path.join(out, "hostfile")
     for step in plan:
+        if not (step.argv or step.write):  # a note
+            echo(f"# {step.what}")
+            continue
         if step.write:
             path, text = step.write
             echo(f"# {step.what}: write {path}")

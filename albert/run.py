@@ -23,8 +23,10 @@ from albert import (
     devices,
     distribute,
     files,
+    model_folder,
     output_lock,
     preemption,
+    run_summary,
     serving,
     settings,
     training,
@@ -61,6 +63,7 @@ def run(task, log: Callable[[str], None] = training.print_line) -> None:
     v = task.values
     absl_logging.set_verbosity(absl_logging.WARNING)  # TensorFlow's checkpoint INFO lines drown the log
     job = container.current()  # inside SageMaker, or None
+    model_folder.fill_in(v, log)
     aws_flags.resolve(v, job)
     workers = start_workers(v, job)
     aws_flags.resolve_batch(v, workers.num_replicas)
@@ -88,11 +91,16 @@ def execute(task, workers: distribute.Workers, log: Callable[[str], None]) -> tu
     task.check_model(config)
     check_outputs(task)
     with output_lock.held(v.output_dir, log) if workers.is_chief else contextlib.nullcontext():
+        if workers.is_chief:
+            model_folder.save(v, config)
         with workers.scope():
             model = task.create_model(config)
         if v.do_train:
             training.fit(task, model, workers, log)
         results = finish(task, model, tokenizer, log) if workers.is_chief else None
+    if workers.is_chief:
+        for line in run_summary.summary(task, results):
+            log(line)
     return model, results
 
 
@@ -171,23 +179,26 @@ def finish(task, model: keras.Model, tokenizer, log: Callable[[str], None]) -> d
     step = checkpoints.restore_for_evaluation(model, v.output_dir, v.init_checkpoint, use_best=use_best)
     if v.do_eval:
         results = task.evaluation_results(model, v.output_dir, v.do_train, step)
-        report_results(results, v.output_dir, log)
+        report_results(results, v, log)
     if do_predict:
         paths, scores = task.predict(model)
         for path in paths:
             log(f"predictions: {path}")
         if scores and not v.do_eval:
             results = {**scores, "global_step": step}
-            report_results(results, v.output_dir, log)
+            report_results(results, v, log)
     if export_dir:
         export(model, export_dir, tokenizer, v.max_seq_length, task.script, log)
     return results
 
 
-def report_results(results: dict, output_dir: str, log: Callable[[str], None]) -> None:
-    """eval_results.txt, and its `eval:` line."""
-    training.write_results(os.path.join(output_dir, "eval_results.txt"), results)
+def report_results(results: dict, v: settings.Values, log: Callable[[str], None]) -> None:
+    """eval_results.txt, its `eval:` line, and its scalars in TensorBoard (under eval/)."""
+    training.write_results(os.path.join(v.output_dir, "eval_results.txt"), results)
     log("eval: " + "  ".join(f"{k} {value}" for k, value in sorted(results.items())))
+    writer = tf.summary.create_file_writer(training.summaries_folder(v.output_dir, v.summary_dir, "eval"))
+    training.write_results_summary(writer, results)
+    writer.close()
 
 
 def export(model: keras.Model, export_dir: str, tokenizer, max_seq_length: int, script: str, log) -> None:

@@ -195,6 +195,17 @@ def load_dataset(path: str) -> list:
     return _read_dataset(path)["data"]
 
 
+def only_questions(data: list, ids: set[str]) -> list:
+    """`data` with only the questions of `ids` (a run on part of a file is scored on that part)."""
+    kept = []
+    for article in data:
+        paragraphs = [{**p, "qas": [qa for qa in p["qas"] if qa["id"] in ids]} for p in article["paragraphs"]]
+        paragraphs = [p for p in paragraphs if p["qas"]]
+        if paragraphs:
+            kept.append({**article, "paragraphs": paragraphs})
+    return kept
+
+
 def load_predictions(path: str) -> dict[str, str]:
     """A predictions file, {question id: answer text}."""
     return check_predictions(_read_json(path, f"give a JSON object {PREDICTIONS_SHAPE}"), path)

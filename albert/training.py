@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
@@ -240,8 +241,7 @@ class LoopConfig:
     resume_settings: dict = dataclasses.field(default_factory=dict)
 
     def summaries(self, kind: str) -> str:
-        """The folder of the `kind` ("train", "eval") of summaries."""
-        return os.path.join(self.summary_dir or self.output_dir, kind)
+        return summaries_folder(self.output_dir, self.summary_dir, kind)
 
     def __post_init__(self) -> None:
         for name in ("num_train_steps", "batch_size", "save_checkpoints_steps", "keep_checkpoint_max", "log_steps"):
@@ -355,11 +355,7 @@ def evaluation_hook(task, model: keras.Model, loop: LoopConfig, log: Callable[[s
         shown = "  ".join(f"{k} {value:.4f}" for k, value in sorted(results.items()) if k != "global_step")
         log(f"eval at step {step}: {shown}")
         writers[:] = writers or [tf.summary.create_file_writer(loop.summaries("eval"))]  # the chief's only
-        with writers[0].as_default(step=step):
-            for name, value in results.items():
-                if name != "global_step":
-                    write_scalar(name, float(value))
-        writers[0].flush()
+        write_results_summary(writers[0], results)
         if task.main_metric:
             best = checkpoints.best_results(output_dir)
             if best is None or results[task.main_metric] > best[task.main_metric]:
@@ -608,6 +604,21 @@ class _Reporter:
             self.progress.close()
         if self.writer:
             self.writer.flush()
+
+
+def summaries_folder(output_dir: str, summary_dir: str | None, kind: str) -> str:
+    """The folder of the `kind` ("train", "eval") of TensorBoard summaries."""
+    return os.path.join(summary_dir or output_dir, kind)
+
+
+def write_results_summary(writer, results: dict) -> None:
+    """Numeric evaluation results as TensorBoard scalars at their `global_step`, named as the
+    training scalars (eval_accuracy: accuracy)."""
+    with writer.as_default(step=int(results.get("global_step", 0))):
+        for name, value in sorted(results.items()):
+            if name != "global_step" and isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+                write_scalar(name.removeprefix("eval_"), float(value))
+    writer.flush()
 
 
 def write_scalar(name: str, value: float) -> None:

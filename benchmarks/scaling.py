@@ -27,7 +27,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from albert import launch, samples  # noqa: E402
+from albert import launch, samples, tiny_model  # noqa: E402
 from albert.data.instances import MaskingConfig  # noqa: E402
 from albert.data.pretraining_records import TokenizerSpec, create_pretraining_records  # noqa: E402
 from albert.tokenization import train_sentencepiece  # noqa: E402
@@ -37,13 +37,13 @@ STEP_LINE = re.compile(r"step (\d+)/\d+ .* ([\d.]+) seq/s")
 
 
 def prepare(tmp: str, hidden: int, layers: int) -> tuple[str, str]:
-    spm = train_sentencepiece([samples.SAMPLE_TEXT], os.path.join(tmp, "spm"), launch.SAMPLE_VOCAB_SIZE)
+    spm = train_sentencepiece([samples.SAMPLE_TEXT], os.path.join(tmp, "spm"), tiny_model.SAMPLE_VOCAB_SIZE)
     records = os.path.join(tmp, "sample.tfrecord")
     create_pretraining_records(
         [samples.SAMPLE_TEXT], [records], TokenizerSpec(spm), MaskingConfig(SEQ, PREDICTIONS), dupe_factor=10
     )
     config = {
-        "vocab_size": launch.SAMPLE_VOCAB_SIZE,
+        "vocab_size": tiny_model.SAMPLE_VOCAB_SIZE,
         "embedding_size": 128,
         "hidden_size": hidden,
         "num_hidden_layers": layers,

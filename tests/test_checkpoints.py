@@ -237,3 +237,22 @@ def test_convert_google_to_hf_to_project_and_back(tmp_path):
     )
     lines = [line for line in failed.stderr.splitlines() if line.startswith("albert.convert")]
     assert failed.returncode == 1 and len(lines) == 1 and "checkpoint not found" in lines[0]
+
+
+def test_convert_takes_a_variant_name_or_the_config_beside_the_weights(tmp_path):
+    from albert import configs, convert
+
+    config = configs.get_config("tiny")
+    model = modeling.create_pretraining_model(config)
+    values = randomize_weights(model, seed=3)
+    prefix = str(tmp_path / "google" / "model.ckpt-best")
+    checkpoints.save_google_checkpoint(model, prefix)
+    convert.convert("google", "google", prefix, str(tmp_path / "by_name"), "tiny")
+    back = tf.train.load_checkpoint(str(tmp_path / "by_name" / "model.ckpt-best"))
+    for path, value in values.items():
+        np.testing.assert_array_equal(back.get_tensor(path), value.astype(np.float32), err_msg=path)
+    with pytest.raises(configs.ConfigError, match="none beside"):
+        convert.convert("google", "hf", prefix, str(tmp_path / "hf"))
+    config.to_json_file(tmp_path / "google" / "albert_config.json")
+    convert.convert("google", "hf", prefix, str(tmp_path / "hf"))  # the config beside the weights
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["hidden_size"] == config.hidden_size

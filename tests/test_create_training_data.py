@@ -101,6 +101,19 @@ def test_gzip_input_gives_the_same_records(tmp_path, sample_spm_model):
     assert open(plain[0], "rb").read() == open(zipped[0], "rb").read()
 
 
+def test_windows_line_endings_give_the_same_records(tmp_path, sample_spm_model):
+    # small chunks, so that counting each "\r" would move the chunk boundaries
+    text = open(SAMPLE_TEXT, "rb").read()
+    assert b"\r" not in text
+    windows = tmp_path / "sample_crlf.txt"
+    windows.write_bytes(text.replace(b"\n", b"\r\n").rstrip(b"\n"))  # and no final "\n"
+    unix, unix_stats = make(tmp_path, sample_spm_model, name="unix", chunk_bytes=200)
+    crlf, crlf_stats = make(tmp_path, sample_spm_model, inputs=[str(windows)], name="crlf", chunk_bytes=200)
+    assert unix_stats.instances > 40
+    assert open(unix[0], "rb").read() == open(crlf[0], "rb").read()
+    assert unix_stats == crlf_stats
+
+
 def test_empty_and_short_documents(tmp_path, sample_spm_model):
     text = tmp_path / "odd.txt"
     text.write_text("\n\n   \nOne lonely sentence.\n\n\n\nA second document.\nWith two lines.\n\n \t \n")
@@ -335,3 +348,43 @@ def test_a_single_output_of_an_earlier_run_is_refused_for_shards(tmp_path, sampl
     other.write_text("unrelated")
     (tmp_path / "train.tfrecord-extra-00000-of-00002").write_text("unrelated")
     assert create(capsys, SAMPLE_TEXT, out, sample_spm_model, "--dupe_factor=2")[0] == 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Held-out documents
+# ----------------------------------------------------------------------------------------------
+
+
+def split_documents(tmp_path, count):
+    """The sample's first `count` documents and the rest, as files of their own."""
+    documents = open(SAMPLE_TEXT, encoding="utf-8").read().strip().split("\n\n")
+    head, rest = tmp_path / "head.txt", tmp_path / "rest.txt"
+    head.write_text("\n\n".join(documents[:count]) + "\n", encoding="utf-8")
+    rest.write_text("\n\n".join(documents[count:]) + "\n", encoding="utf-8")
+    return str(head), str(rest), len(documents)
+
+
+def test_held_out_documents_are_the_records_of_those_documents_alone(tmp_path, sample_spm_model, capsys):
+    head, rest, total = split_documents(tmp_path, 2)
+    out = tmp_path / "out"
+    status, err = create(capsys, SAMPLE_TEXT, out / "train.tfrecord", sample_spm_model, "--holdout_documents=2")
+    assert status == 0, err
+    # the same bytes as the records of a corpus holding only those documents, or only the others
+    for name, alone in (("head", head), ("rest", rest)):
+        assert create(capsys, alone, tmp_path / f"{name}.tfrecord", sample_spm_model)[0] == 0
+    assert (out / "heldout" / "train.tfrecord").read_bytes() == (tmp_path / "head.tfrecord").read_bytes()
+    assert (out / "train.tfrecord").read_bytes() == (tmp_path / "rest.tfrecord").read_bytes()
+    held_out = json.loads((out / "heldout" / "train.tfrecord.summary.json").read_text())
+    training = json.loads((out / "train.tfrecord.summary.json").read_text())
+    assert (held_out["documents"], training["documents"]) == (2, total - 2)
+
+
+def test_holding_out_every_document_is_refused_before_any_work(tmp_path, sample_spm_model, capsys):
+    _, _, total = split_documents(tmp_path, 1)
+    out = tmp_path / "out"
+    status, err = create(capsys, SAMPLE_TEXT, out / "train.tfrecord", sample_spm_model, f"--holdout_documents={total}")
+    one_line_error(status, err, f"--holdout_documents {total}", f"the input has {total} documents", "hold out fewer")
+    assert not out.exists() or everything_under(out) == []
+    status, err = create(capsys, SAMPLE_TEXT, out / "train.tfrecord", sample_spm_model,
+                         "--holdout_documents=1", f"--holdout_file={out / 'train.tfrecord'}")  # fmt: skip
+    one_line_error(status, err, "--holdout_file", "is an --output_file")

@@ -102,15 +102,17 @@ def test_one_worker_overfit_commands(capsys, tmp_path):
                     "--max_seq_length=64", "--train_batch_size=32", "--num_train_steps=500", "--num_warmup_steps=50",
                     "--optimizer=adamw", "--learning_rate=0.002", "--max_predictions_per_seq=10",
                     "--save_checkpoints_steps=500", "--do_train", "--do_eval", f"--eval_file={data}/sample-64.tfrecord",
-                    "--eval_batch_size=8", "--log_steps=100"]),
+                    "--eval_batch_size=8", "--log_steps=100", f"--spm_model_file={data}/sample_spm.model"]),
     ]  # fmt: skip
 
 
 def bookswiki(capsys, out: str, *extra: str) -> list[str]:
-    return dry_run(
+    """The plan's steps (without its notes that /data/bw has no held-out records)."""
+    lines = dry_run(
         capsys, "-c", "pretraining", "-t", "bookswiki", "-m", "base", "-d", "bf16", "--dataset_path", "/data/bw",
         "--albert-config-dir", "/models/base", "-o", out, "--cores_per_box", "96", *extra,
     )  # fmt: skip
+    return [line for line in lines if not line.startswith("# no held-out records in /data/bw/")]
 
 
 def phase_args(out: str, phase: int, horovod: bool = True) -> list[str]:
@@ -128,7 +130,7 @@ def phase_args(out: str, phase: int, horovod: bool = True) -> list[str]:
              "--do_train", "--do_eval"]  # fmt: skip
     if phase == 2:
         args.append(f"--init_checkpoint={out}/phase_1")
-    return args
+    return [*args, "--spm_model_file=/models/base/30k-clean.model"]
 
 
 def test_eight_horovod_workers_on_one_box(capsys, monkeypatch):
@@ -488,3 +490,91 @@ def test_habanas_readme_commands_as_typed_stop_in_one_line(name, capsys, monkeyp
         assert all(command[command.index("--map-by") + 1].startswith("socket") for command in commands)
     else:
         assert all(command[0] == PY for command in commands)
+
+
+# ----------------------------------------------------------------------------------------------
+# What a new user runs into: folders, vocabularies, weights that are not there, runs resumed
+# ----------------------------------------------------------------------------------------------
+
+
+def test_the_default_output_folder_names_the_precision(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    for data_type in ("fp32", "bf16"):
+        lines = dry_run(capsys, "-c", "finetuning", "-t", "mrpc", "-d", data_type)
+        assert f"--output_dir=output/mrpc_tiny_{data_type}/mrpc" in lines[-1]
+
+
+def test_a_config_dir_without_weights_is_refused_for_fine_tuning(capsys, tmp_path):
+    models = tmp_path / "albert_base"
+    models.mkdir()
+    configs.get_config("albert_base_v2").to_json_file(models / "albert_config.json")
+    argv = ["-c", "finetuning", "-t", "mrpc", "-m", "base", "--dataset_path", str(tmp_path), "--albert-config-dir",
+            str(models), "-o", str(tmp_path / "out")]  # fmt: skip
+    for extra in ([], ["--dry_run"]):
+        assert demo_albert.main(argv + extra) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no model.ckpt-best there" in err and "--init_checkpoint_path" in err
+    lines = dry_run(capsys, *argv, "--init_checkpoint_path", "/weights/model.ckpt-7")
+    assert "--init_checkpoint=/weights/model.ckpt-7" in lines[-1]
+
+
+def test_an_earlier_run_in_the_folder_is_said_to_be_resumed(capsys, tmp_path):
+    (tmp_path / "mrpc").mkdir()
+    (tmp_path / "mrpc" / "ckpt-100.index").write_bytes(b"")
+    lines = dry_run(capsys, "-c", "finetuning", "-t", "mrpc", "-o", str(tmp_path))
+    assert f"# {tmp_path}/mrpc holds a checkpoint of step 100: the run resumes from it" in "\n".join(lines)
+    assert "pass -o <new folder> to start afresh" in "\n".join(lines)
+
+
+def test_tiny_on_real_data_makes_its_vocabulary_of_that_data(capsys, tmp_path):
+    mrpc = tmp_path / "MRPC"
+    mrpc.mkdir()
+    for name in ("train.tsv", "dev.tsv"):
+        (mrpc / name).write_text(open(os.path.join(samples.MRPC, name), encoding="utf-8").read(), encoding="utf-8")
+    lines = dry_run(capsys, "-c", "finetuning", "-t", "mrpc", "--dataset_path", str(mrpc), "-o", str(tmp_path / "o"))
+    data = tmp_path / "o" / "data"
+    assert lines[0] == f"# the text of {mrpc}'s training set (the tiny model's vocabulary is made of it): write " \
+                       f"{data}/mrpc_text.txt"  # fmt: skip
+    assert f"--input_file={data}/mrpc_text.txt" in lines[2] and "--vocab_size=2000" in lines[2]
+    assert f"--spm_model_file={data}/mrpc_spm.model" in lines[-1]
+    first_pair = open(mrpc / "train.tsv", encoding="utf-8").read().splitlines()[1].split("\t")[3:5]
+    assert launch.tiny_model.mrpc_text(str(mrpc)).splitlines()[:2] == first_pair  # the sentences, not the ids
+
+
+def test_tiny_from_an_earlier_run_takes_its_config_and_vocabulary(capsys, tmp_path):
+    earlier = tmp_path / "pretraining"
+    earlier.mkdir()
+    for name in ("albert_config.json", "30k-clean.model", "ckpt-5.index"):
+        (earlier / name).write_text("{}")
+    lines = dry_run(capsys, "-c", "finetuning", "-t", "mrpc", "--init_checkpoint_path", str(earlier),
+                    "-o", str(tmp_path / "o"))  # fmt: skip
+    assert lines[0] == f"# the config and vocabulary of {earlier}"
+    for flag in (f"--albert_config_file={earlier}/albert_config.json", f"--spm_model_file={earlier}/30k-clean.model",
+                 f"--init_checkpoint={earlier}"):  # fmt: skip
+        assert flag in lines[-1]
+
+
+def test_bookswiki_evaluates_on_held_out_records_when_there_are_some(capsys, tmp_path):
+    for length in ("128", "512"):
+        (tmp_path / f"seq_len_{length}" / "training").mkdir(parents=True)
+        (tmp_path / f"seq_len_{length}" / "training" / "part-0").write_bytes(b"")
+    (tmp_path / "seq_len_128" / "test").mkdir()
+    (tmp_path / "seq_len_128" / "test" / "part-0").write_bytes(b"")
+    argv = ["-c", "pretraining", "-t", "bookswiki", "-m", "base", "--dataset_path", str(tmp_path)]
+    lines = dry_run(capsys, *argv, "-o", str(tmp_path / "o"))
+    phase_1, phase_2 = (line for line in lines if " -m albert.tasks pretraining " in line)
+    assert f"--eval_file={tmp_path}/seq_len_128/test/*" in phase_1 and "--eval_file" not in phase_2
+    assert f"# no held-out records in {tmp_path}/seq_len_512/test: evaluating on the training records" in lines[0]
+
+
+@pytest.mark.data
+def test_tiny_on_the_real_mrpc_fine_tunes_with_a_vocabulary_of_it(tmp_path):
+    import sentencepiece
+    from conftest import shared_file
+
+    mrpc = os.path.dirname(shared_file("mrpc", "train.tsv"))
+    run_demo("-c", "finetuning", "-t", "mrpc", "--dataset_path", mrpc, "--train_steps", "20", "-o", str(tmp_path))
+    pieces = sentencepiece.SentencePieceProcessor(model_file=str(tmp_path / "data" / "mrpc_spm.model")).vocab_size()
+    assert pieces == 2000  # MRPC's 7,336 training sentences fill it
+    assert json.load(open(tmp_path / "data" / "albert_config.json"))["vocab_size"] == pieces
+    assert read_results(tmp_path / "mrpc" / "eval_results.txt")["global_step"] == 20

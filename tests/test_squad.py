@@ -29,6 +29,17 @@ def test_official_v11_numbers_are_reproduced():
     assert result == {"exact_match": 86.20624408703878, "f1": 92.19557978351145}
 
 
+def test_part_of_a_file_is_scored_on_that_part_alone():
+    dataset = squad_eval.load_dataset(shared_file(*DEV))
+    questions = [qa for article in dataset for p in article["paragraphs"] for qa in p["qas"]]
+    gold = {qa["id"]: qa["answers"][0]["text"] for qa in questions[:150]}  # right answers to the first 150
+    part = squad_eval.only_questions(dataset, set(gold))
+    assert sum(len(p["qas"]) for article in part for p in article["paragraphs"]) == 150
+    assert squad_eval.evaluate_v1(part, gold) == {"exact_match": 100.0, "f1": 100.0}
+    # the whole file counts the other questions as unanswered: 150 of 10570 right
+    assert squad_eval.evaluate_v1(dataset, gold)["exact_match"] == pytest.approx(100 * 150 / len(questions))
+
+
 def test_evaluator_command_prints_json(tmp_path):
     predictions = shared_file("squad", "predictions", "bert_ensemble_google_dev_predictions.json")
     result = subprocess.run(

@@ -5,7 +5,8 @@ Google's features (input_ids, input_mask, segment_ids, token_boundary, masked_lm
 masked_lm_ids, masked_lm_weights, next_sentence_labels), readable by run_pretraining.py and by
 Google's own. Flags and defaults are those of Google's create_pretraining_data.py, plus
 --num_workers, --num_output_shards and --errors. A summary (instances, tokens, masked fraction,
-sentence-order balance) is written to <output_file>.summary.json.
+sentence-order balance) is written to <output_file>.summary.json. --holdout_documents N keeps the
+first N documents apart, as evaluation records of their own (--holdout_file).
 
     albert-create-data \\
         --input_file='wiki/*.txt' --output_file=out/train.tfrecord --num_output_shards=8 \\
@@ -24,6 +25,7 @@ command runs as `python data_preprocessing/create_training_data.py` or
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import re
 import sys
@@ -31,7 +33,7 @@ import time
 from collections.abc import Sequence
 
 from albert import files
-from albert.data.documents import InputError, expand_input_patterns, refuse_overwriting
+from albert.data.documents import DocumentReader, InputError, expand_input_patterns, refuse_overwriting
 from albert.data.instances import MaskingConfig
 from albert.data.pretraining_records import (
     TokenizerSpec,
@@ -69,6 +71,14 @@ SETTINGS = group(
     Setting("num_workers", int, 1, "Worker processes."),
     Setting("num_output_shards", int, 1, "Split a single --output_file into this many shards."),
     Setting("errors", str, "strict", "Invalid UTF-8: stop with an error, or replace.", choices=("strict", "replace")),
+    Setting(
+        "holdout_documents",
+        int,
+        0,
+        "Hold out the first N documents for evaluation: their records go to --holdout_file (run_pretraining.py "
+        "--eval_file), never into the training records.",
+    ),
+    Setting("holdout_file", str, None, "The held-out records (default: heldout/<name> beside --output_file)."),
 )
 
 
@@ -135,10 +145,49 @@ def create_training_data(v: Values) -> None:
     tokenizer = TokenizerSpec(v.spm_model_file, v.vocab_file, v.do_lower_case, v.normalize_quotes)
     inputs = expand_input_patterns(v.input_file)
     outputs = output_paths(v.output_file, v.num_output_shards)
+    held_out = holdout_file(v)
     vocabulary = [path for path in (v.spm_model_file, v.vocab_file) if path]
-    refuse_overwriting([*inputs, *vocabulary], [*outputs, summary_path(v.output_file)])
+    written = [*outputs, summary_path(v.output_file), *([held_out, summary_path(held_out)] if held_out else [])]
+    refuse_overwriting([*inputs, *vocabulary], written)
     check_outputs(v, outputs)
+    if held_out:
+        check_output_files(held_out, [held_out, summary_path(held_out)], v.flag("holdout_file"))
+        if os.path.realpath(held_out) in {os.path.realpath(p) for p in outputs}:
+            raise files.OutputError(f"--holdout_file {held_out} is an --output_file; pass another name")
+    options = dict(seed=v.random_seed, dupe_factor=v.dupe_factor, num_workers=v.num_workers, errors=v.errors)
+    if held_out:
+        check_documents_left(inputs, v)
+        first = slice(0, v.holdout_documents)
+        write_records(v, inputs, [held_out], held_out, tokenizer, masking, first, options)
+    rest = slice(v.holdout_documents or None, None)
+    write_records(v, inputs, outputs, v.output_file, tokenizer, masking, rest, options)
 
+
+def check_documents_left(inputs: Sequence[str], v: Values) -> None:
+    """Documents remain for training once --holdout_documents are held out (found before any work,
+    reading no more than those documents)."""
+    found = sum(1 for _ in itertools.islice(DocumentReader(inputs, errors=v.errors), v.holdout_documents + 1))
+    if found <= v.holdout_documents:
+        raise InputError(
+            f"--holdout_documents {v.holdout_documents}: the input has {found} documents, none left to train on; "
+            "hold out fewer"
+        )
+
+
+def holdout_file(v: Values) -> str | None:
+    """Where the held-out records go (None: nothing is held out)."""
+    if v.holdout_documents < 0:
+        raise ValueError(f"--holdout_documents must be at least 0, got {v.holdout_documents}")
+    if not v.holdout_documents:
+        if v.holdout_file:
+            raise ValueError("--holdout_file needs --holdout_documents N (the documents to hold out)")
+        return None
+    first = v.output_file.split(",")[0].strip()
+    return v.holdout_file or os.path.join(os.path.dirname(first), "heldout", os.path.basename(first))
+
+
+def write_records(v: Values, inputs, outputs, named: str, tokenizer, masking, documents: slice, options: dict) -> dict:
+    """The records of the `documents` of the input, and their summary (<named>.summary.json; returned)."""
     progress = ProgressBar(1, "documents")
     start = time.perf_counter()
 
@@ -147,25 +196,18 @@ def create_training_data(v: Values) -> None:
         progress.update(done, documents)
 
     stats = create_pretraining_records(
-        inputs,
-        outputs,
-        tokenizer,
-        masking,
-        seed=v.random_seed,
-        dupe_factor=v.dupe_factor,
-        num_workers=v.num_workers,
-        errors=v.errors,
-        on_progress=report,
+        inputs, outputs, tokenizer, masking, on_progress=report, documents=documents, **options
     )
     progress.close()
-    summary = write_summary(summary_path(v.output_file), stats, time.perf_counter() - start, v.as_dict())
+    summary = write_summary(summary_path(named), stats, time.perf_counter() - start, v.as_dict())
     print(
         f"wrote {summary['instances']:,} instances ({summary['real_tokens']:,} tokens, "
         f"masked {summary['masked_fraction']:.3f}, sentence-order label 1 "
         f"{summary['sentence_order_label_1_fraction']:.3f}) to {len(outputs)} file(s) in "
         f"{summary['seconds']:.1f} s ({summary['tokens_per_second']:,} tokens/s); summary: "
-        f"{summary_path(v.output_file)}"
+        f"{summary_path(named)}"
     )
+    return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -238,20 +238,22 @@ def cached_features(
     max_seq_length: int,
     cache_dir: str,
     log: Callable[[str], None] = print,
+    limit: int = 0,
 ) -> FeatureFile:
-    """The features of `split`, from the cache in `cache_dir` when its key matches, else
-    tokenized and written there (atomically: the records, then the index that validates them)."""
+    """The features of `split` (its first `limit` examples when > 0), from the cache in
+    `cache_dir` when its key matches, else tokenized and written there (atomically: the
+    records, then the index that validates them)."""
     source = os.path.join(data_dir, task.file(split))
     if not os.path.isfile(source):
         read_examples(task, data_dir, split)  # the one-line error
-    key = cache_key(source, FEATURES_VERSION, task.name, split, tokenizer.fingerprint(), max_seq_length)
+    key = cache_key(source, FEATURES_VERSION, task.name, split, tokenizer.fingerprint(), max_seq_length, limit)
     stem = os.path.join(cache_dir, f"{task.name}-{split}-{max_seq_length}-{key}")
     index_path = f"{stem}.json"
     if os.path.exists(index_path) and os.path.exists(f"{stem}.tfrecord"):
         with open(index_path, encoding="utf-8") as f:
             index = json.load(f)
         return FeatureFile(f"{stem}.tfrecord", index["guids"], index["labels"])
-    examples = read_examples(task, data_dir, split)
+    examples = read_examples(task, data_dir, split)[: limit if limit > 0 else None]
     if not examples:
         raise InputError(f"{source}: no examples")
     log(f"tokenizing {len(examples)} {task.name} {split} examples from {source}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import itertools
 import json
 import multiprocessing
 import os
@@ -291,9 +292,12 @@ def create_pretraining_records(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
     on_progress: Callable[[int, int, int], None] | None = None,
+    documents: slice = slice(None),
 ) -> Statistics:
     """Writes the records of `input_files` to `output_files`; returns their statistics.
 
+    `documents` selects the documents used, by their place in the input (a held-out set:
+    `slice(0, n)`, the training set without it: `slice(n, None)`).
     `on_progress(documents, input_bytes_done, input_bytes_total)` is called after each chunk.
     Every output file is complete or absent: a failure removes what was being written.
     """
@@ -302,7 +306,8 @@ def create_pretraining_records(
     tokenizer.create()  # fail early, in this process, on a bad vocabulary
     job = ChunkJob(tokenizer, masking, seed, dupe_factor)
     reader = DocumentReader(input_files, errors=errors)
-    chunks = ((job, index, chunk) for index, chunk in enumerate(chunk_documents(reader, chunk_bytes)))
+    selected = itertools.islice(reader, documents.start, documents.stop)
+    chunks = ((job, index, chunk) for index, chunk in enumerate(chunk_documents(selected, chunk_bytes)))
     stats = Statistics(ngram_words=[0] * masking.ngram)
     rng = random.Random(f"{seed}:output")
     buffer: list[bytes] = []

@@ -315,7 +315,9 @@ def cached_features(
     (`index_path`, default `record_path` + ".json"; Google's `*_feature_file` and
     `predict_feature_left_file`) when they were written from the same file, tokenizer and
     settings, else made and written there atomically (the index last)."""
-    key = cache_key(source, FEATURES_VERSION, tokenizer.fingerprint(), dataclasses.astuple(settings), is_training)
+    key = cache_key(
+        source, FEATURES_VERSION, tokenizer.fingerprint(), dataclasses.astuple(settings), is_training, len(examples)
+    )
     index_path = index_path or f"{record_path}.json"
     if os.path.exists(index_path) and os.path.exists(record_path):
         with open(index_path, encoding="utf-8") as f:

@@ -18,6 +18,7 @@ import tensorflow as tf
 from albert import devices, distribute, precision
 from albert.aws.flags import AWS
 from albert.optimization import OPTIMIZERS
+from albert.run_summary import command
 from albert.settings import Setting, Values, defaults, group
 
 # ----------------------------------------------------------------------------------------------
@@ -131,6 +132,7 @@ LOOP = group(
     Setting("summary_dir", str, None, "TensorBoard summaries' folder (default <output_dir>/train)."),
     Setting("random_seed", int, 12345, "Seed of weights initialisation, data order and dropout.", aliases=("seed",)),
     Setting("deterministic", bool, False, "Deterministic TensorFlow ops (bit-identical reruns; slower)."),
+    Setting("verbose", bool, False, "Show TensorFlow's start-up lines (also ALBERT_VERBOSE=1)."),
 )
 
 DEVICES = group(
@@ -170,6 +172,20 @@ FINE_TUNING = group(
     Setting("do_predict", bool, False, "Predict the test set."),
     Setting("cache_dir", str, None, "Where tokenized features are cached (default <output_dir>/features)."),
     Setting("export_dir", str, None, "Also export the final (best) model here as a SavedModel."),
+    Setting(
+        "max_train_examples",
+        int,
+        0,
+        "Train on the first N examples (SQuAD: questions) only, for a quick run (0: all).",
+        aliases=("max_train_samples",),
+    ),
+    Setting(
+        "max_eval_examples",
+        int,
+        0,
+        "Evaluate and predict the first N examples only, scored on those alone (0: all).",
+        aliases=("max_eval_samples",),
+    ),
 )
 
 
@@ -323,6 +339,21 @@ class Task:
         """Writes the task's prediction files; returns their paths and, when the inputs have
         answers, the scores the predictions earn."""
         return [], None
+
+    # -- after the run --------------------------------------------------------------------------
+    def next_commands(self) -> list[str]:
+        """The commands that naturally follow this run (its summary shows them)."""
+        return []
+
+    def export_commands(self, data: dict, example: dict) -> list[str]:
+        """A fine-tuning's next commands: its export as a SavedModel (from its folder alone), or,
+        once exported, a prediction on raw text (`example`: the predictor's text flags)."""
+        v = self.values
+        if v.export_dir:
+            return [command("-m albert.predict", {"saved_model": v.export_dir, **example})]
+        export = os.path.join(v.output_dir, "saved_model")
+        values = {**data, "output_dir": v.output_dir, "max_seq_length": v.max_seq_length}
+        return [command(self.script, {**values, "do_train": "false", "export_dir": export})]
 
 
 def _file_names(value):

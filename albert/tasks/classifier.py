@@ -87,16 +87,17 @@ class ClassifierTask(Task):
 
     def check(self) -> None:
         v = self.values
-        if not (v.do_train or v.do_eval or v.do_predict):
-            raise ValueError("nothing to do: pass --do_train, --do_eval or --do_predict")
+        if not (v.do_train or v.do_eval or v.do_predict or v.export_dir):
+            raise ValueError("nothing to do: pass --do_train, --do_eval, --do_predict or --export_dir")
 
     def read_inputs(self, tokenizer) -> None:
         v = self.values
         cache_dir = v.cache_dir or os.path.join(v.output_dir, "features")
 
         def features(split: str) -> glue.FeatureFile:
+            limit = v.max_train_examples if split == "train" else v.max_eval_examples
             return glue.cached_features(
-                self.glue, v.data_dir, split, tokenizer, v.max_seq_length, cache_dir, training.print_line
+                self.glue, v.data_dir, split, tokenizer, v.max_seq_length, cache_dir, training.print_line, limit
             )
 
         self.train_features = features("train") if v.do_train else None
@@ -160,6 +161,11 @@ class ClassifierTask(Task):
         path = os.path.join(v.output_dir, glue.submission_name(self.glue))
         glue.write_submission(path, self.glue, self.test_features, predict_logits(model, dataset))
         return [path], None
+
+    def next_commands(self) -> list[str]:
+        v = self.values
+        example = {"text_a": "The cat sat on the mat.", "text_b": "A cat was sitting on the mat."}
+        return self.export_commands({"task_name": v.task_name, "data_dir": v.data_dir}, example)
 
 
 _PREDICT_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

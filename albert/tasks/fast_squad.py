@@ -54,8 +54,14 @@ SETTINGS = group(
     Setting("squad_batch_size", int, 16, "Fine-tuning batch."),
     Setting("squad_learning_rate", float, 5e-5, "Fine-tuning learning rate."),
     Setting("squad_max_seq_length", int, 384, "Fine-tuning sequence length."),
-    Setting("spm_model_file", str, None, "The SentencePiece model of the records' vocabulary (for SQuAD)."),
-    Setting("vocab_file", str, None, "The vocab.txt of the records' vocabulary (for SQuAD, BERT)."),
+    Setting(
+        "spm_model_file",
+        str,
+        None,
+        "The SentencePiece model of the records' vocabulary: copied into --output_dir (fine-tuning "
+        "needs it) and used for SQuAD.",
+    ),
+    Setting("vocab_file", str, None, "The vocab.txt of the records' vocabulary (BERT), as --spm_model_file."),
     Setting("do_lower_case", bool, True, "Lower-case SQuAD's text."),
 )
 

@@ -23,10 +23,11 @@ import os
 import keras
 import tensorflow as tf
 
-from albert import losses, modeling, precision, training
+from albert import losses, modeling, precision, samples, training
 from albert.data.documents import InputError, expand_input_patterns
 from albert.data.pretraining import check_pretraining_records, check_token_ids, make_pretraining_dataset
 from albert.run import run_task
+from albert.run_summary import command
 from albert.settings import Setting, group, with_defaults
 from albert.tasks import fast_squad
 from albert.tasks.base import SHARED, Task
@@ -158,6 +159,15 @@ class PretrainingTask(Task):
         )
         sums = training.evaluate(model, losses.pretraining_metric_sums, dataset, v.max_eval_steps)
         return losses.pretraining_metrics_from_sums(sums)
+
+    def next_commands(self) -> list[str]:
+        """Fine-tuning from this folder alone (its config and vocabulary are in it): on the
+        package's MRPC sample here; --data_dir=<GLUE's MRPC folder> for real results."""
+        v = self.values
+        output_dir = f"{v.output_dir.rstrip(os.sep)}_mrpc"
+        values = {"task_name": "MRPC", "data_dir": samples.MRPC, "init_checkpoint": v.output_dir,
+                  "output_dir": output_dir, "max_seq_length": 128, "do_eval": True}  # fmt: skip
+        return [command("run_classifier.py", values)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,8 +84,8 @@ class SquadTask(Task):
         v = self.values
         if v.squad_version:
             self._aws_version()
-        if not (v.do_train or v.do_predict or v.do_eval):
-            raise ValueError("nothing to do: pass --do_train, --do_eval or --do_predict")
+        if not (v.do_train or v.do_predict or v.do_eval or v.export_dir):
+            raise ValueError("nothing to do: pass --do_train, --do_eval, --do_predict or --export_dir")
         if v.do_train and not v.train_file:
             raise InputError("--train_file is required with --do_train")
         if (v.do_predict or v.do_eval) and not v.predict_file:
@@ -111,6 +111,9 @@ class SquadTask(Task):
         examples, skipped = squad.read_squad(path, is_training, v.version_2_with_negative, skip_bad=v.skip_bad_examples)
         if skipped:
             training.print_line(f"skipped {skipped} bad questions of {path}")
+        limit = v.max_train_examples if is_training else v.max_eval_examples
+        if limit > 0:
+            examples = examples[:limit]
         name = "train" if is_training else "predict"
         cache_dir = v.cache_dir or os.path.join(v.output_dir, "features")
         record_path = record_path or os.path.join(cache_dir, f"{name}-{os.path.basename(path)}.tfrecord")
@@ -175,6 +178,8 @@ class SquadTask(Task):
         if not any(e.answers for e in self.predict_inputs[0]):
             return None
         dataset = squad_eval.load_dataset(self.values.predict_file)
+        if self.values.max_eval_examples > 0:  # scored on the questions predicted
+            dataset = squad_eval.only_questions(dataset, {e.qas_id for e in self.predict_inputs[0]})
         if self.values.version_2_with_negative:
             return squad_eval.evaluate_v2(dataset, predictions)
         return squad_eval.evaluate_v1(dataset, predictions)
@@ -198,6 +203,10 @@ class SquadTask(Task):
         files = self._final or self._predictions(model)
         squad.write_json_files(self.values.output_dir, files)
         return [os.path.join(self.values.output_dir, "predictions.json")], self._score(files["predictions.json"])
+
+    def next_commands(self) -> list[str]:
+        example = {"text_a": "Who wrote it?", "text_b": "It was written by Ada."}
+        return self.export_commands({}, example)
 
 
 def predict_logits(
