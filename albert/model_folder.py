@@ -10,10 +10,12 @@ takes --albert_config_file and its vocabulary from there when they are not given
 
 from __future__ import annotations
 
+import filecmp
 import os
 from collections.abc import Callable
 
 from albert import files
+from albert.checkpoints.recovery import latest
 
 # The names looked for, in order: Google's, then Hugging Face's.
 CONFIG_FILES = ("albert_config.json", "bert_config.json", "config.json")
@@ -72,14 +74,31 @@ def fill_in(v, log: Callable[[str], None]) -> None:
         log(f"from {folder}: " + " ".join(f"--{name}={path}" for name, path in taken.items()))
 
 
-def save(v, config) -> None:
-    """Writes the run's config and copies its vocabulary (if it has one) into --output_dir."""
-    path = os.path.join(v.output_dir, "albert_config.json" if config.model_type == "albert" else "bert_config.json")
-    given = v.albert_config_file
+def save(v, config, log: Callable[[str], None]) -> None:
+    """Writes the run's config and copies its vocabulary (if it has one) into --output_dir. Where
+    the folder already holds checkpoints, its files describe them and are kept (said if they
+    differ from this run's)."""
+    name = "albert_config.json" if config.model_type == "albert" else "bert_config.json"
+    path, given = os.path.join(v.output_dir, name), v.albert_config_file
     if not (os.path.isfile(given) and os.path.exists(path) and os.path.samefile(given, path)):
-        config.to_json_file(path)
+        staged = files.temporary_path(path)
+        config.to_json_file(staged)
+        _replace(staged, path, v.output_dir, log)
     for setting, names in VOCABULARY_FILES.items():
         source = getattr(v, setting, None)
         if source and os.path.isfile(source):
-            files.copy_file(source, os.path.join(v.output_dir, names[0]))
+            target = os.path.join(v.output_dir, names[0])
+            if not (os.path.exists(target) and os.path.samefile(source, target)):
+                staged = files.temporary_path(target)
+                files.copy_file(source, staged)
+                _replace(staged, target, v.output_dir, log)
             return
+
+
+def _replace(staged: str, path: str, folder: str, log: Callable[[str], None]) -> None:
+    """`staged` becomes `path`, unless `path` differs and describes checkpoints already in `folder`."""
+    if os.path.exists(path) and latest(folder) and not filecmp.cmp(staged, path, shallow=False):
+        os.remove(staged)
+        log(f"kept {path}: it describes the checkpoints already in {folder} (this run's differs)")
+        return
+    os.replace(staged, path)

@@ -30,7 +30,7 @@ class PredictError(ValueError):
 def read_examples(path: str) -> list[tuple[str, ...]]:
     """(text_a,) or (text_a, text_b) of each non-blank line of a UTF-8 file."""
     examples = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is not text
         for number, line in enumerate(f, 1):
             fields = line.rstrip("\r\n").split("\t")
             if not line.strip():
@@ -60,11 +60,16 @@ def load(path: str):
 def predict(model, examples: list[tuple[str, ...]]) -> list[dict]:
     """One dict of results per example."""
     columns = [tf.constant(list(column)) for column in zip(*examples)]
-    if len(columns) == 2:
-        outputs = model.signatures["serving_text_pair"](text_a=columns[0], text_b=columns[1])
-    else:
-        outputs = model.signatures["serving_text"](text=columns[0])
-    outputs = {name: value.numpy() for name, value in outputs.items()}
+    name = "serving_text_pair" if len(columns) == 2 else "serving_text"
+    if name not in model.signatures:
+        raise PredictError(
+            f"the SavedModel has no {name} signature (it was exported without TensorFlow Text, for token ids "
+            "only); pip install tensorflow-text, then export it again"
+        )
+    arguments = {"text_a": columns[0], "text_b": columns[1]} if len(columns) == 2 else {"text": columns[0]}
+    outputs = {key: value.numpy() for key, value in model.signatures[name](**arguments).items()}
+    if "start_logits" in outputs and len(columns) == 1:
+        raise PredictError("a span model answers a question in a context: give --text_a=QUESTION --text_b=CONTEXT")
     return [_result(outputs, row) for row in range(len(examples))]
 
 
@@ -79,6 +84,7 @@ def _result(outputs: dict[str, np.ndarray], row: int) -> dict:
     if "start_logits" in outputs:
         length = int(outputs["input_mask"][row].sum())
         second = outputs["segment_ids"][row][:length] == 1
+        second[length - 1] = False  # the closing [SEP]
         start_logits = np.where(second, outputs["start_logits"][row][:length], -np.inf)
         end_logits = np.where(second, outputs["end_logits"][row][:length], -np.inf)
         start = int(np.argmax(start_logits))

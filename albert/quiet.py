@@ -10,28 +10,47 @@ for GPUs, such a block.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import faulthandler
 import importlib.abc
 import importlib.util
 import os
 import sys
 import tempfile
 
+from albert.settings import parse_bool
+
 
 def verbose() -> bool:
-    asked = {"--verbose", "--verbose=true", "--verbose=True", "--verbose=1"}
-    return os.environ.get("ALBERT_VERBOSE", "") not in ("", "0") or bool(asked & set(sys.argv[1:]))
+    """ALBERT_VERBOSE set (not 0), or --verbose (or --verbose=true, spelt as the scripts' settings
+    accept it) on the command line."""
+
+    def asks(word: str) -> bool:
+        flag, _, value = word.partition("=")
+        try:
+            return flag == "--verbose" and (not value or parse_bool(value))
+        except argparse.ArgumentTypeError:
+            return False
+
+    return os.environ.get("ALBERT_VERBOSE", "") not in ("", "0") or any(asks(w) for w in sys.argv[1:])
 
 
 @contextlib.contextmanager
 def captured():
-    """Descriptor 2 goes to a temporary file inside the block; replayed if the block raises."""
-    if verbose():
+    """Descriptor 2 goes to a temporary file inside the block; replayed if the block raises.
+    Where descriptor 2 cannot be redirected (it is closed, or no temporary file can be made),
+    nothing is held back. A fatal signal inside the block (TensorFlow aborting) still shows
+    Python's fatal-error traceback on the real descriptor 2."""
+    redirect = None if verbose() else _redirect()
+    if redirect is None:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    capture = tempfile.TemporaryFile()
+    saved, capture = redirect
+    real = os.fdopen(saved, "w")
+    ours = not faulthandler.is_enabled()  # one enabled already (pytest's, PYTHONFAULTHANDLER) is left be
+    if ours:
+        faulthandler.enable(file=real)
     os.dup2(capture.fileno(), 2)
     try:
         yield
@@ -43,13 +62,34 @@ def captured():
     else:
         _restore(saved)
     finally:
-        os.close(saved)
+        if ours:
+            faulthandler.disable()
+        real.close()
         capture.close()
 
 
+def _redirect():
+    """(a copy of descriptor 2, a temporary file), or None where either cannot be made."""
+    try:
+        _flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        return None
+    try:
+        return saved, tempfile.TemporaryFile()
+    except OSError:
+        os.close(saved)
+        return None
+
+
 def _restore(saved: int) -> None:
-    sys.stderr.flush()
+    _flush()
     os.dup2(saved, 2)
+
+
+def _flush() -> None:
+    if sys.stderr is not None:  # None when the process started with descriptor 2 closed
+        sys.stderr.flush()
 
 
 class _QuietLoader(importlib.abc.Loader):

@@ -92,7 +92,7 @@ def execute(task, workers: distribute.Workers, log: Callable[[str], None]) -> tu
     check_outputs(task)
     with output_lock.held(v.output_dir, log) if workers.is_chief else contextlib.nullcontext():
         if workers.is_chief:
-            model_folder.save(v, config)
+            model_folder.save(v, config, log)
         with workers.scope():
             model = task.create_model(config)
         if v.do_train:

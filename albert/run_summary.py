@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 
+from albert import model_folder
 from albert.checkpoints import best_checkpoint
 from albert.checkpoints.recovery import latest
 
@@ -17,13 +18,18 @@ def command(program: str, values: dict) -> str:
     return shlex.join(["python", *program.split(), *flags])
 
 
+def task_command(script: str, name: str, values: dict) -> str:
+    """A task's command: its script where the run's working folder has it (a clone), else
+    `python -m albert.tasks <name>` (an installed package, from any folder)."""
+    return command(script if os.path.isfile(script) else f"-m albert.tasks {name}", values)
+
+
 def summary(task, results: dict | None) -> list[str]:
     v = task.values
     rows = []
     newest = latest(v.output_dir)
     if newest:
-        beside = "config and vocabulary beside"
-        rows.append(("checkpoints", f"{v.output_dir} (newest {os.path.basename(newest)}; {beside})"))
+        rows.append(("checkpoints", f"{v.output_dir} (newest {os.path.basename(newest)}; {beside(v.output_dir)})"))
     best = best_checkpoint(v.output_dir) if task.main_metric else None
     if best:
         rows.append(("best", best))
@@ -35,6 +41,17 @@ def summary(task, results: dict | None) -> list[str]:
     rows.append(("TensorBoard", shlex.join(["tensorboard", "--logdir", v.summary_dir or v.output_dir])))
     rows += [("next", line) for line in task.next_commands()]
     return [f"done: {headline(task, results)}", *(f"  {name:<12} {value}" for name, value in rows)]
+
+
+def beside(folder: str) -> str:
+    """What the folder holds besides its checkpoints for a run that starts from it."""
+    config = model_folder.find(folder, model_folder.CONFIG_FILES)
+    vocabulary = model_folder.vocabulary(folder)
+    if config and vocabulary:
+        return "config and vocabulary beside"
+    if config:
+        return "config beside; no vocabulary (give --spm_model_file or --vocab_file to what starts from it)"
+    return "no config beside"
 
 
 def headline(task, results: dict | None) -> str:

@@ -1,7 +1,9 @@
 """The README's shell commands, so that it cannot rot: the first hour's run as typed, in order;
 the launcher's and the SageMaker launcher's through --dry_run; the task and data scripts' runs
 on data that is not here parsed by their own settings tables; the rest named with the reason
-they cannot run on this machine. A new command in the README that fits none of these fails."""
+they cannot run on this machine. A new command in the README that fits none of these fails, and
+so does a command in a block that is not `bash` (output and listings are in plain blocks, and
+hold no command). Commands with `...` in them are elided on purpose and left out."""
 
 import os
 import re
@@ -55,6 +57,19 @@ def readme_commands() -> list[tuple[str, str]]:
             commands.append((section, command))
         pending = ""
     return commands
+
+
+def test_commands_are_only_in_bash_blocks():
+    """A block of another shell's name would be skipped by readme_commands: none may exist, and
+    plain blocks (a run's output, the file listing) hold no command."""
+    fences, block = [], None
+    for number, line in enumerate(open(os.path.join(ROOT, "README.md"), encoding="utf-8"), 1):
+        if line.startswith("```"):
+            block = None if block is not None else line[3:].strip()
+            fences += [(number, block)] if block is not None else []
+        elif block == "" and re.match(r"\s*(\$ |python3? |make |pip )", line):
+            raise AssertionError(f"README.md:{number}: a command in a plain block; put it in a bash block")
+    assert {language for _, language in fences} <= {"bash", "python", ""}, fences
 
 
 def kind(section: str, command: str) -> str:

@@ -132,6 +132,29 @@ def test_regression_task_trains_and_writes_scores(tmp_path, sample_spm_model):
     assert -1.0 <= best["pearson"] <= 1.0 and best["loss"] > 0
 
 
+def test_a_resume_with_another_example_limit_is_refused(tmp_path, sample_spm_model):
+    """--max_train_examples picks the examples, so a saved input position means other batches under another."""
+    from test_modeling import TINY_ALBERT
+
+    tokenizer = SentencePieceTokenizer(sample_spm_model)
+    out = str(tmp_path / "out")
+
+    def fit(limit, steps):
+        task = ClassifierTask.from_settings(
+            task_name="MRPC", data_dir=MRPC_SAMPLE, output_dir=out, max_seq_length=32, train_batch_size=8,
+            num_train_steps=steps, save_checkpoints_steps=2, log_steps=100, cache_dir=str(tmp_path / "c"),
+            max_train_examples=limit,
+        )  # fmt: skip
+        task.read_inputs(tokenizer)
+        training.fit(task, task.create_model(TINY_ALBERT.replace(vocab_size=300)), distribute.Workers(), print)
+
+    fit(40, 2)
+    with pytest.raises(checkpoints.CheckpointError, match="saved by a run with max_train_examples 40 .now 24."):
+        fit(24, 4)
+    fit(40, 4)  # the same limit resumes
+    assert os.path.exists(os.path.join(out, "ckpt-4.index"))
+
+
 def test_bad_input_stops_before_training_with_one_line(tmp_path, tiny_config, sample_spm_model):
     data = tmp_path / "data"
     lines = open(os.path.join(MRPC_SAMPLE, "train.tsv"), encoding="utf-8-sig").read().splitlines()

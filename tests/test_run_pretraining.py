@@ -120,6 +120,10 @@ def test_train_and_eval_write_results_summaries_and_keep_checkpoints(tmp_path, s
     assert results["global_step"] == "24" and 0 <= float(results["masked_lm_accuracy"]) <= 1
     assert sorted(p.name for p in out.glob("ckpt-*.index")) == ["ckpt-20.index", "ckpt-24.index"]
     assert list((out / "train").glob("events.out.tfevents.*"))
+    # no vocabulary was given, so the folder has none: the summary says so, and its next command asks for one
+    assert "config beside; no vocabulary" in result.stdout
+    (following,) = [line for line in result.stdout.splitlines() if line.lstrip().startswith("next ")]
+    assert f"--init_checkpoint={out}" in following and "'--spm_model_file=<the vocabulary" in following
 
 
 def run_error(*args):
@@ -151,4 +155,6 @@ def test_bad_input_is_a_one_line_error_before_training(tmp_path, sample_records,
         "--gradient_accumulation_steps=4",
     )
     assert "--train_batch_size 10 does not split evenly into 1 replicas × 4 micro-batches" in message
+    message = run_error(*base, f"--input_file={sample_records}", f"--spm_model_file={tmp_path}/30k-clean.modle")
+    assert f"--spm_model_file={tmp_path}/30k-clean.modle: no such file" in message
     assert not os.path.exists(tmp_path / "out")

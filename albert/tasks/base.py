@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from albert import devices, distribute, precision
 from albert.aws.flags import AWS
+from albert.checkpoints.recovery import latest
 from albert.optimization import OPTIMIZERS
-from albert.run_summary import command
+from albert.run_summary import command, task_command
 from albert.settings import Setting, Values, defaults, group
 
 # ----------------------------------------------------------------------------------------------
@@ -353,7 +354,11 @@ class Task:
             return [command("-m albert.predict", {"saved_model": v.export_dir, **example})]
         export = os.path.join(v.output_dir, "saved_model")
         values = {**data, "output_dir": v.output_dir, "max_seq_length": v.max_seq_length}
-        return [command(self.script, {**values, "do_train": "false", "export_dir": export})]
+        if v.init_checkpoint and not latest(v.output_dir):  # evaluated only: the weights are elsewhere
+            values["init_checkpoint"] = v.init_checkpoint
+        if not v.do_lower_case:
+            values["do_lower_case"] = "false"
+        return [task_command(self.script, self.name, {**values, "do_train": "false", "export_dir": export})]
 
 
 def _file_names(value):

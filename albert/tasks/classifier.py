@@ -104,7 +104,7 @@ class ClassifierTask(Task):
         self.eval_features = features("dev") if v.do_eval else None
         self.test_features = features("test") if v.do_predict else None
 
-    input_settings = ("data_dir",)
+    input_settings = ("data_dir", "max_train_examples")
 
     def resume_settings(self) -> dict:
         return {**super().resume_settings(), "task_name": self.glue.name}
@@ -165,6 +165,8 @@ class ClassifierTask(Task):
     def next_commands(self) -> list[str]:
         v = self.values
         example = {"text_a": "The cat sat on the mat.", "text_b": "A cat was sitting on the mat."}
+        if glue.get_task(v.task_name).labelled.text_b is None:  # one sentence per example (CoLA, SST-2)
+            del example["text_b"]
         return self.export_commands({"task_name": v.task_name, "data_dir": v.data_dir}, example)
 
 

@@ -23,11 +23,11 @@ import os
 import keras
 import tensorflow as tf
 
-from albert import losses, modeling, precision, samples, training
+from albert import losses, model_folder, modeling, precision, samples, training
 from albert.data.documents import InputError, expand_input_patterns
 from albert.data.pretraining import check_pretraining_records, check_token_ids, make_pretraining_dataset
 from albert.run import run_task
-from albert.run_summary import command
+from albert.run_summary import task_command
 from albert.settings import Setting, group, with_defaults
 from albert.tasks import fast_squad
 from albert.tasks.base import SHARED, Task
@@ -99,6 +99,10 @@ class PretrainingTask(Task):
             )
         if v.skip_mlm and v.skip_sop:
             raise ValueError("--skip_mlm and --skip_sop leave no loss to train; give at most one")
+        for name in ("spm_model_file", "vocab_file"):  # copied into the folder for what starts from it
+            path = getattr(v, name)
+            if path and not os.path.isfile(path):
+                raise InputError(f"--{name}={path}: no such file; give the vocabulary the records were made with")
         fast_squad.check(v)
 
     def evaluates_during_training(self) -> bool:
@@ -167,7 +171,9 @@ class PretrainingTask(Task):
         output_dir = f"{v.output_dir.rstrip(os.sep)}_mrpc"
         values = {"task_name": "MRPC", "data_dir": samples.MRPC, "init_checkpoint": v.output_dir,
                   "output_dir": output_dir, "max_seq_length": 128, "do_eval": True}  # fmt: skip
-        return [command("run_classifier.py", values)]
+        if not model_folder.vocabulary(v.output_dir):  # none was given: the fine-tuning needs one
+            values["spm_model_file"] = "<the vocabulary the records were made with>"
+        return [task_command("run_classifier.py", "classifier", values)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -134,7 +134,7 @@ class SquadTask(Task):
                 raise InputError(f"{v.predict_file}: no answers to score; --do_eval needs a file with answers")
         self._final = None  # the final model's prediction files, made once for eval and predictions
 
-    input_settings = ("train_file",)
+    input_settings = ("train_file", "max_train_examples")
 
     def create_model(self, config) -> keras.Model:
         # Windows are padded to the longest in the batch: the encoder skips the padding, except under
