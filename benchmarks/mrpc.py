@@ -11,7 +11,9 @@ warmup then linear decay, AdamW as PyTorch's (bias correction, epsilon 1e-8) wit
 Each run is one JSON line; a summary line gives the means per precision and the speed-up
 over the peer's mean time. The first run also tokenizes (a few seconds); the others read its cache.
 With `--peer_python`, the peer (benchmarks/mrpc_peer.py, the recipe above as a plain PyTorch
-loop) runs first on the same seeds, and the speed-up is over its measured time.
+loop) runs first on the same seeds in the same precision (bf16: under torch.autocast), the
+speed-up is over its measured time, and a comparison line gives the differences of the mean
+accuracy and F1 (ours − peer) with exact permutation p-values.
 
     python benchmarks/mrpc.py [--data_types bf16,fp32] [--seeds 42,43,44] [--peer_python PY]
 """
@@ -28,6 +30,9 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from benchmarks.compare import against  # noqa: E402
+
 MRPC = os.path.join(ROOT, "..", "shared", "data", "mrpc")
 PEER = {"name": "transformers 5.23 / PyTorch 2.13 CPU fp32", "accuracy": 0.809, "f1": 0.866, "seconds": 463.0}
 
@@ -88,9 +93,10 @@ def run(folder: str, data_type: str, seed: int, work: str, cache: str, bucket_wi
     }
 
 
-def run_peer(python: str, folder: str, seed: int) -> dict:
+def run_peer(python: str, folder: str, data_type: str, seed: int) -> dict:
     command = [python, os.path.join(ROOT, "benchmarks", "mrpc_peer.py"), f"--model={folder}", f"--data_dir={MRPC}"]
-    result = subprocess.run([*command, f"--seed={seed}"], check=True, capture_output=True, text=True)
+    command += [f"--seed={seed}", *(["--bf16"] if data_type == "bf16" else [])]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -128,26 +134,26 @@ def main() -> None:
         )
         return
     seeds = [int(seed) for seed in args.seeds.split(",")]
-    peer = PEER
-    if args.peer_python:
-        peer_runs = []
-        for seed in seeds:
-            peer_runs.append(run_peer(args.peer_python, folder, seed))
-            print(json.dumps(peer_runs[-1]), flush=True)
-        measured = summary("peer", peer_runs)
-        print(json.dumps(measured), flush=True)
-        peer = {
-            "name": peer_runs[0]["peer"],
-            **{k: measured[f"mean_{k}"] for k in ("accuracy", "f1", "seconds")},
-        }
     with tempfile.TemporaryDirectory() as work:
         cache = os.path.join(work, "features")
         for data_type in args.data_types.split(","):
+            peer, peer_runs = PEER, []
+            if args.peer_python:
+                for seed in seeds:
+                    peer_runs.append(run_peer(args.peer_python, folder, data_type, seed))
+                    print(json.dumps(peer_runs[-1]), flush=True)
+                measured = summary(f"peer {data_type}", peer_runs)
+                print(json.dumps(measured), flush=True)
+                peer = {"name": f"{peer_runs[0]['peer']} {data_type}"}
+                peer.update({k: measured[f"mean_{k}"] for k in ("accuracy", "f1", "seconds")})
             runs = []
             for seed in seeds:
                 runs.append(run(folder, data_type, seed, work, cache, args.bucket_width))
                 print(json.dumps(runs[-1]), flush=True)
             print(json.dumps({**summary(data_type, runs, peer), "bucket_width": args.bucket_width}), flush=True)
+            if peer_runs:
+                comparison = {"benchmark": "mrpc_finetune_comparison", "data_type": data_type}
+                print(json.dumps({**comparison, **against(runs, peer_runs, ("accuracy", "f1"))}), flush=True)
 
 
 if __name__ == "__main__":

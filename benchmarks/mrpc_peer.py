@@ -8,9 +8,10 @@ TensorFlow nor this project, and runs under any interpreter that has torch and t
 
 The recipe: max_seq_length 128, batch 32, learning rate 5e-5, 3 epochs with a fresh shuffle each
 (the last batch of an epoch is partial), 10 % warmup (rounded up) then linear decay, PyTorch's
-AdamW (ε 1e-8, weight decay 0.01 except biases and LayerNorm weights), clipping 1.0, fp32, each
-batch padded to its longest pair. Prints one JSON line: dev accuracy and F1, steps, and the
-seconds of the whole process.
+AdamW (ε 1e-8, weight decay 0.01 except biases and LayerNorm weights), clipping 1.0, each
+batch padded to its longest pair; fp32, or with `--bf16` the forward passes under
+`torch.autocast(bfloat16)` (what a user of a CPU with AVX512-BF16 runs). Prints one JSON line:
+dev accuracy and F1, steps, and the seconds of the whole process.
 
 With `--parity DIR` it instead trains from `DIR/init` (a model.safetensors with its config.json)
 on the fixed batches of `DIR/batches.npz` with every dropout off, and writes each step's loss,
@@ -31,6 +32,7 @@ START = time.perf_counter()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from torch_peer import adamw, precision  # noqa: E402
 from transformers import (  # noqa: E402
     AutoTokenizer,
     BertConfig,
@@ -48,18 +50,12 @@ def read_mrpc(path: str) -> list[tuple[str, str, int]]:
     return [(r[3], r[4], int(r[0])) for r in rows]
 
 
-def adamw(model: torch.nn.Module, learning_rate: float) -> torch.optim.AdamW:
-    """PyTorch's AdamW with Hugging Face's weight-decay exclusions (biases, LayerNorm weights)."""
-    decayed, plain = [], []
-    for name, parameter in model.named_parameters():
-        (plain if "bias" in name or "LayerNorm.weight" in name else decayed).append(parameter)
-    groups = [{"params": decayed, "weight_decay": 0.01}, {"params": plain, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=learning_rate, eps=1e-8)
-
-
-def train_step(model, optimizer, schedule, inputs: dict, labels: torch.Tensor) -> tuple[float, float, float]:
+def train_step(
+    model, optimizer, schedule, inputs: dict, labels: torch.Tensor, bf16: bool = False
+) -> tuple[float, float, float]:
     """One update; returns the loss, the gradient norm before clipping and the learning rate used."""
-    loss = model(**inputs, labels=labels).loss
+    with precision(bf16):
+        loss = model(**inputs, labels=labels).loss
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     rate = schedule.get_last_lr()[0]
@@ -95,19 +91,21 @@ def finetune(args: argparse.Namespace) -> dict:
     for _ in range(EPOCHS):
         order = torch.randperm(len(train), generator=generator).tolist()
         for inputs, labels in batches(train, train_encoded, order, BATCH):
-            train_step(model, optimizer, schedule, inputs, labels)
+            train_step(model, optimizer, schedule, inputs, labels, args.bf16)
     model.eval()
     predictions = []
     with torch.no_grad():
         for inputs, _ in batches(dev, dev_encoded, list(range(len(dev))), 64):
-            predictions += model(**inputs).logits.argmax(-1).tolist()
+            with precision(args.bf16):
+                predictions += model(**inputs).logits.argmax(-1).tolist()
     gold = np.array([row[2] for row in dev])
     predictions = np.array(predictions)
     tp = int(np.sum((predictions == 1) & (gold == 1)))
     seconds = time.perf_counter() - START
     return {
         "benchmark": "mrpc_finetune_peer",
-        "peer": f"transformers {__import__('transformers').__version__} / torch {torch.__version__} fp32",
+        "peer": f"transformers {__import__('transformers').__version__} / torch {torch.__version__}",
+        "data_type": "bf16" if args.bf16 else "fp32",
         "seed": args.seed,
         "accuracy": round(float(np.mean(predictions == gold)), 4),
         "f1": round(2 * tp / (2 * tp + int(np.sum(predictions != gold))), 4),
@@ -146,6 +144,7 @@ def main() -> None:
     parser.add_argument("--model", help="folder of the BERT checkpoint (model.safetensors, config.json, vocab)")
     parser.add_argument("--data_dir", help="MRPC's folder (train.tsv, dev.tsv)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--bf16", action="store_true", help="forward passes under torch.autocast(bfloat16)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--parity", help="work folder of benchmarks/mrpc_parity.py")
     parser.add_argument("--warmup", type=int, default=0, help="--parity: warmup steps")

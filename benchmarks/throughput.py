@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
-"""Training throughput of this toolkit's ALBERT against keras-hub's, side by side, and against
-this machine's matrix-multiply ceiling.
+"""Training throughput of this toolkit's ALBERT against keras-hub's and (with `--torch_python`)
+Hugging Face transformers', side by side, and against this machine's matrix-multiply ceiling.
 
     python benchmarks/throughput.py                                   # ALBERT-base, batch 8 and 32, fp32 and bf16
     python benchmarks/throughput.py --task classifier --precision bf16 --batch 32 --xla
 
-For each configuration (task, batch, precision, XLA) both models are built with the same
+For each configuration (task, batch, precision, XLA) the models are built with the same
 config and trained on the same random batch with the same thread settings:
   - ours: `modeling.create_pretraining_model` (MLM + SOP) or `create_classifier_model`, the
     training step of `training.make_train_step` (LAMB, global-norm clipping), as the scripts run it;
   - the peer: `keras_hub.models.AlbertBackbone` with keras-hub's `MaskedLMHead` (tied to its
     token embedding) and a Dense SOP head, or a Dense classifier on the pooled output, trained by
-    a `tf.function` step with Keras' `Lamb`.
-After warm-up the two alternate for `--pairs` timed pairs of `--steps` steps each (the ceiling
-is measured again before each pair); the ratio is the median of ours/peer over the pairs.
+    a `tf.function` step with Keras' `Lamb`;
+  - with `--torch_python PY`, for pretraining: transformers' `AlbertForPreTraining` (its masked-LM
+    head over every position, as the model computes it) with PyTorch's AdamW and clipping, fp32
+    or under `torch.autocast(bfloat16)`, in a process of its own (benchmarks/throughput_peer.py:
+    PyTorch and TensorFlow in one process fight over threads), idle while the others run.
+After warm-up they alternate for `--pairs` timed rounds of `--steps` steps each (the ceiling
+is measured again before each round); `ratio_median` is the median of ours/keras-hub over the
+rounds, `torch_ratio_median` that of ours/transformers.
 
 The ceiling is measured on the model's own GEMMs (every forward matmul of one training step and
 the two backward matmuls of each, at their shapes and counts), in the same precision:
@@ -35,7 +40,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -227,12 +234,96 @@ def peer_step(config: BertConfig, task: str, predictions: int, dtype: str, xla: 
     return tf.function(step, jit_compile=xla)
 
 
+class TorchPeer:
+    """benchmarks/throughput_peer.py (transformers' AlbertForPreTraining) in a process of its own,
+    built from the same config and trained on the same batch; idle while the others are timed."""
+
+    def __init__(self, python: str, config: BertConfig, batch: dict, dtype: str, work: str):
+        config.to_json_file(os.path.join(work, "albert_config.json"))
+        np.savez(os.path.join(work, "batch.npz"), **{k: v.numpy() for k, v in batch.items()})
+        command = [python, os.path.join(ROOT, "benchmarks", "throughput_peer.py"), f"--precision={dtype}"]
+        command += [f"--config={work}/albert_config.json", f"--batch={work}/batch.npz"]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.name = json.loads(self.process.stdout.readline())["peer"]
+
+    def seconds_per_step(self, steps: int) -> float:
+        time.sleep(0.2)  # the other process's threads stop spinning
+        self.process.stdin.write(f"{steps}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
 def seconds_per_step(step, batch, steps: int) -> float:
     start = time.perf_counter()
     for _ in range(steps):
         result = step(batch)
     tf.nest.map_structure(lambda t: t.numpy(), result)
     return (time.perf_counter() - start) / steps
+
+
+def measure(args, config: BertConfig, task: str, dtype: str, batch_size: int, threads: dict) -> dict:
+    """One configuration: the ceiling, ours and the peers, alternated over `args.pairs` pairs."""
+    ceiling_of = gemm_ceiling(
+        config, batch_size, args.seq, args.predictions, task, "float32" if dtype == "fp32" else "bfloat16"
+    )
+    flops = flops_per_sequence(config, args.seq, args.predictions, task)
+    skipped = skipped_flops_per_sequence(config, args.seq, args.predictions, task)
+    batch = random_batch(config, batch_size, args.seq, args.predictions)
+    steps = {"ours": our_step(config, task, args.predictions, dtype, args.xla)}
+    if not args.no_peer:
+        steps["peer"] = peer_step(config, task, args.predictions, dtype, args.xla)
+    timers = {name: lambda n, step=step: seconds_per_step(step, batch, n) for name, step in steps.items()}
+    with tempfile.TemporaryDirectory() as work:
+        torch_peer = None
+        if args.torch_python and task == "pretraining":
+            torch_peer = TorchPeer(args.torch_python, config, batch, dtype, work)
+            timers["torch_peer"] = torch_peer.seconds_per_step
+        for _ in range(args.warmup):
+            for timer in timers.values():
+                timer(1)
+        # Each pair also measures the ceiling, so that drifts of the machine's speed
+        # (seen here: ±5 % over minutes) affect both sides of every ratio alike.
+        ceilings, rates = [], {name: [] for name in timers}
+        for _ in range(args.pairs):
+            ceilings.append(ceiling_of())
+            for name, timer in timers.items():
+                rates[name].append(batch_size / timer(args.steps))
+        if torch_peer:
+            torch_peer.close()
+
+    def utilisation(side: list[float], flops: float = flops) -> float:
+        return statistics.median(r * flops / 1e9 / c for r, c in zip(side, ceilings))
+
+    result = {
+        "task": task,
+        "variant": args.variant,
+        "batch": batch_size,
+        "seq": args.seq,
+        "precision": dtype,
+        "xla": args.xla,
+        "threads": threads,
+        "gflop_per_sequence": round(flops / 1e9, 2),
+        "ceiling_gflops": round(statistics.median(ceilings), 1),
+        "ours_sequences_per_second": round(statistics.median(rates["ours"]), 3),
+        "ours_utilisation": round(utilisation(rates["ours"]), 3),
+        "ours_executed_utilisation": round(utilisation(rates["ours"], flops - skipped), 3),
+    }
+    peers = {"peer": ("keras-hub AlbertBackbone", "ratio")}
+    if torch_peer:
+        peers["torch_peer"] = (torch_peer.name, "torch_ratio")
+    for name, (label, ratio) in peers.items():
+        if name in rates:
+            ratios = [o / p for o, p in zip(rates["ours"], rates[name])]
+            result[name] = label
+            result[f"{name}_sequences_per_second"] = round(statistics.median(rates[name]), 3)
+            result[f"{name}_utilisation"] = round(utilisation(rates[name]), 3)
+            result[f"{ratio}_median"] = round(statistics.median(ratios), 3)
+            result[f"{ratio}s"] = [round(r, 3) for r in ratios]
+    return result
 
 
 def main() -> None:
@@ -248,6 +339,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="steps per timed run")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--no_peer", action="store_true", help="time ours only")
+    parser.add_argument(
+        "--torch_python",
+        help="a Python with torch and transformers: pretraining is also timed against transformers' "
+        "AlbertForPreTraining (benchmarks/throughput_peer.py), alternated with the others",
+    )
     parser.add_argument("--intra_op_threads", type=int, default=0, help="for both models (0: TensorFlow's default)")
     parser.add_argument("--inter_op_threads", type=int, default=0, help="for both models (0: TensorFlow's default)")
     args = parser.parse_args()
@@ -264,54 +360,7 @@ def main() -> None:
     for task in args.task:
         for dtype in args.precision:
             for batch_size in args.batch:
-                ceiling_of = gemm_ceiling(
-                    config, batch_size, args.seq, args.predictions, task, "float32" if dtype == "fp32" else "bfloat16"
-                )
-                flops = flops_per_sequence(config, args.seq, args.predictions, task)
-                skipped = skipped_flops_per_sequence(config, args.seq, args.predictions, task)
-                batch = random_batch(config, batch_size, args.seq, args.predictions)
-                ours = our_step(config, task, args.predictions, dtype, args.xla)
-                peer = None if args.no_peer else peer_step(config, task, args.predictions, dtype, args.xla)
-                for _ in range(args.warmup):
-                    seconds_per_step(ours, batch, 1)
-                    if peer:
-                        seconds_per_step(peer, batch, 1)
-                # Each pair also measures the ceiling, so that drifts of the machine's speed
-                # (seen here: ±5 % over minutes) affect both sides of every ratio alike.
-                ceilings, ours_rates, peer_rates = [], [], []
-                for _ in range(args.pairs):
-                    ceilings.append(ceiling_of())
-                    ours_rates.append(batch_size / seconds_per_step(ours, batch, args.steps))
-                    if peer:
-                        peer_rates.append(batch_size / seconds_per_step(peer, batch, args.steps))
-
-                def utilisation(rates: list[float], flops: float = flops, ceilings: list = ceilings) -> float:
-                    return statistics.median(r * flops / 1e9 / c for r, c in zip(rates, ceilings))
-
-                result = {
-                    "task": task,
-                    "variant": args.variant,
-                    "batch": batch_size,
-                    "seq": args.seq,
-                    "precision": dtype,
-                    "xla": args.xla,
-                    "threads": threads,
-                    "gflop_per_sequence": round(flops / 1e9, 2),
-                    "ceiling_gflops": round(statistics.median(ceilings), 1),
-                    "ours_sequences_per_second": round(statistics.median(ours_rates), 3),
-                    "ours_utilisation": round(utilisation(ours_rates), 3),
-                    "ours_executed_utilisation": round(utilisation(ours_rates, flops - skipped), 3),
-                }
-                if peer:
-                    result.update(
-                        peer="keras-hub AlbertBackbone",
-                        peer_sequences_per_second=round(statistics.median(peer_rates), 3),
-                        peer_utilisation=round(utilisation(peer_rates), 3),
-                        ratio_median=round(statistics.median(o / p for o, p in zip(ours_rates, peer_rates)), 3),
-                        ratios=[round(o / p, 3) for o, p in zip(ours_rates, peer_rates)],
-                    )
-                print(json.dumps(result), flush=True)
-                del ours, peer
+                print(json.dumps(measure(args, config, task, dtype, batch_size, threads)), flush=True)
                 keras.backend.clear_session()
 
 
