@@ -379,6 +379,14 @@ def config_from_hf(path: str) -> BertConfig:
     return BertConfig.from_dict({**common, "hidden_act": act}, source=path)
 
 
+def named_or_file(source: str, model_type: str | None = None) -> BertConfig:
+    """The config of a variant name (albert_base_v2, tiny, ...) or of a config file (a file of
+    that name wins)."""
+    if not os.path.exists(source) and source in VARIANTS:
+        return get_config(source)
+    return load_model_config(source, model_type)
+
+
 def load_model_config(path: str, model_type: str | None = None) -> BertConfig:
     """A config from Google's albert_config.json / bert_config.json (`model_type`, or guessed from
     the keys) or from a Hugging Face config.json (it names its `model_type`)."""

@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from albert import checkpoints, model_folder, modeling  # noqa: E402
-from albert.configs import VARIANTS, AlbertConfig, ConfigError, get_config, hf_config, load_model_config  # noqa: E402
+from albert import checkpoints, files, model_folder, modeling  # noqa: E402
+from albert.configs import AlbertConfig, ConfigError, hf_config, named_or_file  # noqa: E402
 
 FORMATS = ("google", "hf", "project")
 # Tokenizer files beside the weights, by format: a SentencePiece model (ALBERT), a vocab.txt (BERT).
@@ -60,8 +59,7 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
         )
     if os.path.realpath(output_dir) == os.path.realpath(source_folder or "."):
         raise ValueError(f"--output {output_dir} is the folder of --input {input_path}; convert into another folder")
-    config = get_config(config_path) if config_path in VARIANTS and not os.path.exists(config_path) else None
-    config = config or load_model_config(config_path)
+    config = named_or_file(config_path)
     with_heads = _has_heads(source, input_path)
     model = modeling.create_pretraining_model(config) if with_heads else modeling.create_encoder(config)
 
@@ -73,7 +71,7 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
         checkpoints.load_weights(model, input_path)
 
     os.makedirs(output_dir, exist_ok=True)
-    _copy_tokenizer_files(source, target, input_path, output_dir)
+    _copy_tokenizer_files(source_folder or ".", target, output_dir)
     if target == "google":
         name = "albert_config.json" if isinstance(config, AlbertConfig) else "bert_config.json"
         config.to_json_file(os.path.join(output_dir, name))
@@ -87,13 +85,12 @@ def convert(source: str, target: str, input_path: str, output_dir: str, config_p
     return checkpoints.save_weights(model, os.path.join(output_dir, "ckpt-0"))
 
 
-def _copy_tokenizer_files(source: str, target: str, input_path: str, output_dir: str) -> None:
-    """The vocabulary beside the weights (any format's name), under the target format's name."""
-    directory = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
-    found = model_folder.vocabulary(directory or ".")
+def _copy_tokenizer_files(folder: str, target: str, output_dir: str) -> None:
+    """The vocabulary in the weights' folder (any format's name), under the target format's name."""
+    found = model_folder.vocabulary(folder)
     if found:
         spm_name, vocab_name = TOKENIZER_FILES[target]
-        shutil.copyfile(found[1], os.path.join(output_dir, spm_name if found[0] == "spm_model_file" else vocab_name))
+        files.copy_file(found[1], os.path.join(output_dir, spm_name if found[0] == "spm_model_file" else vocab_name))
 
 
 def main(argv: list[str] | None = None) -> int:

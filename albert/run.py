@@ -139,10 +139,7 @@ def model_config(v: settings.Values) -> configs.BertConfig:
     """The model config named by --albert_config_file / --model_type, with the dropouts given,
     checked against --max_seq_length."""
     source = v.albert_config_file
-    if not os.path.exists(source) and source in configs.VARIANTS:
-        config = configs.get_config(source)
-    else:
-        config = configs.load_model_config(source, v.model_type)
+    config = configs.named_or_file(source, v.model_type)
     dropouts = ("hidden_dropout_prob", "attention_probs_dropout_prob")
     config = config.replace(**{name: getattr(v, name) for name in dropouts if getattr(v, name) is not None})
     if config.max_position_embeddings < v.max_seq_length:
