@@ -11,8 +11,8 @@ warmup then linear decay, AdamW as PyTorch's (bias correction, epsilon 1e-8) wit
 Each run is one JSON line; a summary line gives the means per precision and the speed-up
 over the peer's mean time. The first run also tokenizes (a few seconds); the others read its cache.
 With `--peer_python`, the peer (benchmarks/mrpc_peer.py, the recipe above as a plain PyTorch
-loop) runs first on the same seeds in the same precision (bf16: under torch.autocast), the
-speed-up is over its measured time, and a comparison line gives the differences of the mean
+loop; bf16 under torch.autocast) runs on the same seeds in the same precision, alternating with
+ours seed by seed, the speed-up is over its measured time, and a comparison line gives the differences of the mean
 accuracy and F1 (ours − peer) with exact permutation p-values.
 
     python benchmarks/mrpc.py [--data_types bf16,fp32] [--seeds 42,43,44] [--peer_python PY]
@@ -137,19 +137,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         cache = os.path.join(work, "features")
         for data_type in args.data_types.split(","):
-            peer, peer_runs = PEER, []
-            if args.peer_python:
-                for seed in seeds:
+            # The sides alternate seed by seed: this machine's speed drifts by tens of percent
+            # over minutes, and alternating spreads the drift over both sides alike.
+            peer, peer_runs, runs = PEER, [], []
+            for seed in seeds:
+                if args.peer_python:
                     peer_runs.append(run_peer(args.peer_python, folder, data_type, seed))
                     print(json.dumps(peer_runs[-1]), flush=True)
+                runs.append(run(folder, data_type, seed, work, cache, args.bucket_width))
+                print(json.dumps(runs[-1]), flush=True)
+            if peer_runs:
                 measured = summary(f"peer {data_type}", peer_runs)
                 print(json.dumps(measured), flush=True)
                 peer = {"name": f"{peer_runs[0]['peer']} {data_type}"}
                 peer.update({k: measured[f"mean_{k}"] for k in ("accuracy", "f1", "seconds")})
-            runs = []
-            for seed in seeds:
-                runs.append(run(folder, data_type, seed, work, cache, args.bucket_width))
-                print(json.dumps(runs[-1]), flush=True)
             print(json.dumps({**summary(data_type, runs, peer), "bucket_width": args.bucket_width}), flush=True)
             if peer_runs:
                 comparison = {"benchmark": "mrpc_finetune_comparison", "data_type": data_type}

@@ -10,8 +10,9 @@ The recipe: max_seq_length 128, batch 32, learning rate 5e-5, 3 epochs with a fr
 (the last batch of an epoch is partial), 10 % warmup (rounded up) then linear decay, PyTorch's
 AdamW (ε 1e-8, weight decay 0.01 except biases and LayerNorm weights), clipping 1.0, each
 batch padded to its longest pair; fp32, or with `--bf16` the forward passes under
-`torch.autocast(bfloat16)` (what a user of a CPU with AVX512-BF16 runs). Prints one JSON line:
-dev accuracy and F1, steps, and the seconds of the whole process.
+`torch.autocast(bfloat16)` (what a user of a CPU with AVX512-BF16 runs), with transformers'
+faster CPU attention kernel for the precision (benchmarks/torch_peer.py) or `--attention`'s.
+Prints one JSON line: dev accuracy and F1, steps, and the seconds of the whole process.
 
 With `--parity DIR` it instead trains from `DIR/init` (a model.safetensors with its config.json)
 on the fixed batches of `DIR/batches.npz` with every dropout off, and writes each step's loss,
@@ -32,7 +33,8 @@ START = time.perf_counter()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch_peer import adamw, precision  # noqa: E402
+import torch_peer  # noqa: E402
+from torch_peer import adamw, add_attention_flag, attention, precision  # noqa: E402
 from transformers import (  # noqa: E402
     AutoTokenizer,
     BertConfig,
@@ -54,21 +56,17 @@ def train_step(
     model, optimizer, schedule, inputs: dict, labels: torch.Tensor, bf16: bool = False
 ) -> tuple[float, float, float]:
     """One update; returns the loss, the gradient norm before clipping and the learning rate used."""
-    with precision(bf16):
-        loss = model(**inputs, labels=labels).loss
-    loss.backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     rate = schedule.get_last_lr()[0]
-    optimizer.step()
-    schedule.step()
-    optimizer.zero_grad()
+    loss, norm = torch_peer.train_step(model, optimizer, {**inputs, "labels": labels}, bf16, schedule)
     return loss.item(), norm.item(), rate
 
 
 def finetune(args: argparse.Namespace) -> dict:
     set_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = BertForSequenceClassification.from_pretrained(args.model, num_labels=2)
+    model = BertForSequenceClassification.from_pretrained(
+        args.model, num_labels=2, attn_implementation=attention(args, args.bf16)
+    )
     train = read_mrpc(os.path.join(args.data_dir, "train.tsv"))
     dev = read_mrpc(os.path.join(args.data_dir, "dev.tsv"))
 
@@ -106,6 +104,7 @@ def finetune(args: argparse.Namespace) -> dict:
         "benchmark": "mrpc_finetune_peer",
         "peer": f"transformers {__import__('transformers').__version__} / torch {torch.__version__}",
         "data_type": "bf16" if args.bf16 else "fp32",
+        "attention": model.config._attn_implementation,
         "seed": args.seed,
         "accuracy": round(float(np.mean(predictions == gold)), 4),
         "f1": round(2 * tp / (2 * tp + int(np.sum(predictions != gold))), 4),
@@ -146,6 +145,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--bf16", action="store_true", help="forward passes under torch.autocast(bfloat16)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    add_attention_flag(parser)
     parser.add_argument("--parity", help="work folder of benchmarks/mrpc_parity.py")
     parser.add_argument("--warmup", type=int, default=0, help="--parity: warmup steps")
     parser.add_argument("--learning_rate", type=float, default=LEARNING_RATE, help="--parity: peak learning rate")

@@ -11,10 +11,10 @@ max_query_length 64, batch 32, learning rate 5e-5, 2 epochs, 10 % warmup then li
 PyTorch's AdamW (bias correction, ε 1e-8, weight decay 0.01), clipping 1.0.
 
 With `--peer_python`, the peer (benchmarks/squad_peer.py: transformers' BertForQuestionAnswering
-from the same checkpoint, the same recipe as a plain PyTorch loop) runs first on the same seeds
-and precisions, its predictions are scored by the same evaluator, and each summary gives the
-differences of the means (ours − peer) with exact permutation p-values and the peer's mean
-seconds over ours.
+from the same checkpoint, the same recipe as a plain PyTorch loop) runs on the same seeds and
+precisions, alternating with ours seed by seed; its predictions are scored by the same
+evaluator, and each summary gives the differences of the means (ours − peer) with exact
+permutation p-values and the peer's mean seconds over ours.
 
     python benchmarks/squad.py [--data_types bf16,fp32] [--seeds 42,43,44] [--peer_python PY]
 """
@@ -150,13 +150,15 @@ def main() -> None:
     seeds = [int(seed) for seed in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as work:
         for data_type in args.data_types.split(","):
+            # The sides alternate seed by seed: this machine's speed drifts by tens of percent
+            # over minutes, and alternating spreads the drift over both sides alike.
             sides = {"peer": run_peer, "ours": run} if args.peer_python else {"ours": run}
-            runs = {}
-            for side, runner in sides.items():
-                runs[side] = []
-                for seed in seeds:
+            runs = {side: [] for side in sides}
+            for seed in seeds:
+                for side, runner in sides.items():
                     runs[side].append(runner(args, folder, data_type, seed, work))
                     print(json.dumps(runs[side][-1]), flush=True)
+            for side in sides:
                 print(json.dumps(summary(side, data_type, runs[side])), flush=True)
             if args.peer_python:
                 comparison = {"benchmark": "squad_finetune_comparison", "data_type": data_type}

@@ -14,6 +14,8 @@ with [CLS]. Each batch is padded to its longest window. The recipe: batch 32, le
 2 epochs with a fresh shuffle each (the last batch of an epoch is partial), 10 % warmup (rounded
 up) then linear decay, PyTorch's AdamW (ε 1e-8, weight decay 0.01 except biases and LayerNorm
 weights), clipping 1.0; `--bf16` runs the forward passes under `torch.autocast(bfloat16)`.
+Attention is transformers' faster CPU kernel for the precision (benchmarks/torch_peer.py), or
+`--attention`'s.
 
 Predictions follow the example's post-processing: per question, the 20 best start and end
 logits of every window, spans inside the context of at most 30 tokens with the end not before
@@ -35,7 +37,7 @@ START = time.perf_counter()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch_peer import adamw, precision  # noqa: E402
+from torch_peer import adamw, add_attention_flag, attention, precision, train_step  # noqa: E402
 from transformers import (  # noqa: E402
     AutoTokenizer,
     BertForQuestionAnswering,
@@ -128,17 +130,9 @@ def train(args, tokenizer, model) -> int:
     for _ in range(args.epochs):
         order = torch.randperm(count, generator=generator).tolist()
         for part, inputs in batches(tokenizer, encoded, order, args.batch):
-            with precision(args.bf16):
-                loss = model(
-                    **inputs,
-                    start_positions=torch.tensor([starts[i] for i in part]),
-                    end_positions=torch.tensor([ends[i] for i in part]),
-                ).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
+            inputs["start_positions"] = torch.tensor([starts[i] for i in part])
+            inputs["end_positions"] = torch.tensor([ends[i] for i in part])
+            train_step(model, optimizer, inputs, args.bf16, schedule)
     return steps
 
 
@@ -197,11 +191,12 @@ def main() -> None:
     parser.add_argument("--learning_rate", type=float, default=5e-5)
     parser.add_argument("--bf16", action="store_true", help="forward passes under torch.autocast(bfloat16)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    add_attention_flag(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     set_seed(args.seed)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = BertForQuestionAnswering.from_pretrained(args.model)
+    model = BertForQuestionAnswering.from_pretrained(args.model, attn_implementation=attention(args, args.bf16))
     started = time.perf_counter()
     steps = train(args, tokenizer, model)
     trained = time.perf_counter()
@@ -213,6 +208,7 @@ def main() -> None:
                 "benchmark": "squad_finetune_peer",
                 "peer": f"transformers {__import__('transformers').__version__} / torch {torch.__version__}",
                 "data_type": "bf16" if args.bf16 else "fp32",
+                "attention": model.config._attn_implementation,
                 "seed": args.seed,
                 "train_steps": steps,
                 "train_seconds": round(trained - started, 1),

@@ -244,7 +244,8 @@ class TorchPeer:
         command = [python, os.path.join(ROOT, "benchmarks", "throughput_peer.py"), f"--precision={dtype}"]
         command += [f"--config={work}/albert_config.json", f"--batch={work}/batch.npz"]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self.name = json.loads(self.process.stdout.readline())["peer"]
+        started = json.loads(self.process.stdout.readline())
+        self.name = f"{started['peer']}, attention {started['attention']}"
 
     def seconds_per_step(self, steps: int) -> float:
         time.sleep(0.2)  # the other process's threads stop spinning

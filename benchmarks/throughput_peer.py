@@ -2,9 +2,11 @@
 """The PyTorch peer of benchmarks/throughput.py: Hugging Face transformers'
 `AlbertForPreTraining` (masked LM over every position, as the model computes it, and sentence
 order), trained with PyTorch's AdamW and clipping to norm 1.0, fp32 or under
-`torch.autocast(bfloat16)`. It imports neither TensorFlow nor this project, and runs under any
-interpreter that has torch and transformers; throughput.py starts it in a process of its own
-(PyTorch and TensorFlow in one process fight over threads) and drives it over stdin:
+`torch.autocast(bfloat16)`, with transformers' faster CPU attention kernel for the precision
+(benchmarks/torch_peer.py) or `--attention`'s. It imports neither TensorFlow nor this project,
+and runs under any interpreter that has torch and transformers; throughput.py starts it in a
+process of its own (PyTorch and TensorFlow in one process fight over threads) and drives it
+over stdin:
 
     python benchmarks/throughput_peer.py --config albert_config.json --batch batch.npz --precision bf16
 
@@ -22,7 +24,7 @@ import time
 
 import numpy as np
 import torch
-from torch_peer import adamw, precision
+from torch_peer import adamw, add_attention_flag, attention, train_step
 from transformers import AlbertConfig, AlbertForPreTraining
 
 
@@ -48,26 +50,24 @@ def main() -> None:
     parser.add_argument("--batch", required=True, help="an .npz of throughput.random_batch's arrays")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    add_attention_flag(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    bf16 = args.precision == "bf16"
     with open(args.config, encoding="utf-8") as f:
-        model = AlbertForPreTraining(AlbertConfig(**json.load(f)))
+        config = AlbertConfig(**json.load(f), attn_implementation=attention(args, bf16))
+    model = AlbertForPreTraining(config)
     optimizer = adamw(model, 1e-4)
     inputs = inputs_of(args.batch)
-    bf16 = args.precision == "bf16"
     model.train()
-    print(json.dumps({"peer": f"transformers {__import__('transformers').__version__} / torch {torch.__version__}"}))
+    version = f"transformers {__import__('transformers').__version__} / torch {torch.__version__}"
+    print(json.dumps({"peer": version, "attention": model.config._attn_implementation}))
     sys.stdout.flush()
     for line in sys.stdin:
         start = time.perf_counter()
         for _ in range(int(line)):
-            with precision(bf16):
-                loss = model(**inputs).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            optimizer.zero_grad()
+            loss, _ = train_step(model, optimizer, inputs, bf16)
         loss.item()
         print((time.perf_counter() - start) / int(line), flush=True)
 
