@@ -12,8 +12,8 @@ Each run is one JSON line; a summary line gives the means per precision and the 
 over the peer's mean time. The first run also tokenizes (a few seconds); the others read its cache.
 With `--peer_python`, the peer (benchmarks/mrpc_peer.py, the recipe above as a plain PyTorch
 loop; bf16 under torch.autocast) runs on the same seeds in the same precision, alternating with
-ours seed by seed, the speed-up is over its measured time, and a comparison line gives the differences of the mean
-accuracy and F1 (ours − peer) with exact permutation p-values.
+ours seed by seed; the speed-up is over its measured time, and a comparison line gives the
+differences of the mean accuracy and F1 (ours − peer) with exact permutation p-values.
 
     python benchmarks/mrpc.py [--data_types bf16,fp32] [--seeds 42,43,44] [--peer_python PY]
 """

@@ -52,6 +52,18 @@ def read_mrpc(path: str) -> list[tuple[str, str, int]]:
     return [(r[3], r[4], int(r[0])) for r in rows]
 
 
+def encode(tokenizer, rows: list[tuple[str, str, int]]) -> list:
+    return [tokenizer(a, b, truncation=True, max_length=128) for a, b, _ in rows]
+
+
+def batches(tokenizer, rows: list[tuple[str, str, int]], encoded: list, order: list[int], size: int):
+    """(inputs, labels) of the pairs in `order`, `size` at a time, each batch padded to its longest."""
+    for start in range(0, len(order), size):
+        part = order[start : start + size]
+        inputs = tokenizer.pad([encoded[i] for i in part], return_tensors="pt")
+        yield dict(inputs), torch.tensor([rows[i][2] for i in part])
+
+
 def train_step(
     model, optimizer, schedule, inputs: dict, labels: torch.Tensor, bf16: bool = False
 ) -> tuple[float, float, float]:
@@ -69,17 +81,7 @@ def finetune(args: argparse.Namespace) -> dict:
     )
     train = read_mrpc(os.path.join(args.data_dir, "train.tsv"))
     dev = read_mrpc(os.path.join(args.data_dir, "dev.tsv"))
-
-    def encode(rows):
-        return [tokenizer(a, b, truncation=True, max_length=128) for a, b, _ in rows]
-
-    def batches(rows, encoded, order, size):
-        for start in range(0, len(order), size):
-            part = order[start : start + size]
-            inputs = tokenizer.pad([encoded[i] for i in part], return_tensors="pt")
-            yield dict(inputs), torch.tensor([rows[i][2] for i in part])
-
-    train_encoded, dev_encoded = encode(train), encode(dev)
+    train_encoded, dev_encoded = encode(tokenizer, train), encode(tokenizer, dev)
 
     steps = math.ceil(len(train) / BATCH) * EPOCHS
     optimizer = adamw(model, LEARNING_RATE)
@@ -88,12 +90,12 @@ def finetune(args: argparse.Namespace) -> dict:
     model.train()
     for _ in range(EPOCHS):
         order = torch.randperm(len(train), generator=generator).tolist()
-        for inputs, labels in batches(train, train_encoded, order, BATCH):
+        for inputs, labels in batches(tokenizer, train, train_encoded, order, BATCH):
             train_step(model, optimizer, schedule, inputs, labels, args.bf16)
     model.eval()
     predictions = []
     with torch.no_grad():
-        for inputs, _ in batches(dev, dev_encoded, list(range(len(dev))), 64):
+        for inputs, _ in batches(tokenizer, dev, dev_encoded, list(range(len(dev))), 64):
             with precision(args.bf16):
                 predictions += model(**inputs).logits.argmax(-1).tolist()
     gold = np.array([row[2] for row in dev])

@@ -25,9 +25,9 @@ import statistics
 import time
 from functools import partial
 
+import mrpc_peer
+import squad_peer
 import torch
-from mrpc_peer import read_mrpc
-from squad_peer import batches, read_squad, span_labels, windows
 from torch_peer import adamw, train_step
 from transformers import (
     AlbertConfig,
@@ -42,26 +42,23 @@ BATCH = 32
 
 
 def squad_batches(tokenizer, path: str, count: int) -> list[dict]:
-    examples = read_squad(path)
-    encoded = windows(tokenizer, examples)
-    starts, ends = span_labels(encoded, examples)
+    examples = squad_peer.read_squad(path)
+    encoded = squad_peer.windows(tokenizer, examples)
+    starts, ends = squad_peer.span_labels(encoded, examples)
     order = torch.randperm(len(encoded["input_ids"]), generator=torch.Generator().manual_seed(42)).tolist()
     found = []
-    for part, inputs in batches(tokenizer, encoded, order[: count * BATCH], BATCH):
+    for part, inputs in squad_peer.batches(tokenizer, encoded, order[: count * BATCH], BATCH):
         labels = {"start_positions": [starts[i] for i in part], "end_positions": [ends[i] for i in part]}
         found.append({**inputs, **{k: torch.tensor(v) for k, v in labels.items()}})
     return found
 
 
 def mrpc_batches(tokenizer, folder: str, count: int) -> list[dict]:
-    rows = read_mrpc(os.path.join(folder, "train.tsv"))
-    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(42)).tolist()
-    found = []
-    for first in range(0, count * BATCH, BATCH):
-        part = [rows[i] for i in order[first : first + BATCH]]
-        inputs = tokenizer([a for a, _, _ in part], [b for _, b, _ in part], truncation=True, max_length=128)
-        found.append({**tokenizer.pad(inputs, return_tensors="pt"), "labels": torch.tensor([r[2] for r in part])})
-    return found
+    rows = mrpc_peer.read_mrpc(os.path.join(folder, "train.tsv"))
+    order = torch.randperm(len(rows), generator=torch.Generator().manual_seed(42)).tolist()[: count * BATCH]
+    encoded = dict(zip(order, mrpc_peer.encode(tokenizer, [rows[i] for i in order])))
+    pairs = mrpc_peer.batches(tokenizer, rows, encoded, order, BATCH)
+    return [{**inputs, "labels": labels} for inputs, labels in pairs]
 
 
 def pretraining_batches(count: int) -> list[dict]:
@@ -95,11 +92,10 @@ def cases(args: argparse.Namespace):
 def seconds_per_step(models: dict[str, torch.nn.Module], inputs: list[dict], bf16: bool) -> dict[str, float]:
     """The median seconds per training step of each model, after one warm-up step; the models
     take turns batch by batch, so that the machine's drift falls on each alike."""
-    optimizers = {kernel: adamw(model, 5e-5) for kernel, model in models.items()}
+    optimizers = {kernel: adamw(model.train(), 5e-5) for kernel, model in models.items()}
     times = {kernel: [] for kernel in models}
     for batch in inputs:
         for kernel, model in models.items():
-            model.train()
             start = time.perf_counter()
             train_step(model, optimizers[kernel], batch, bf16)
             times[kernel].append(time.perf_counter() - start)
